@@ -1,0 +1,1 @@
+"""The audit log: leaves (leaf.py), appending them in settlement (log.py), verification."""

@@ -1,0 +1,241 @@
+"""`audit verify`: recompute the audit log from the ledger tables and check the money.
+
+Checks, in order, stopping at the first mismatch (which it names):
+1. leaves are numbered 0..n-1; each leaf's bytes equal the entry rebuilt from its transfer
+   and legs, its hash is SHA-256(0x00 || bytes), and the chain links to the previous leaf;
+   the transfer's postings are exactly its legs;
+2. the head row holds n and the last chain hash; every SETTLED transfer has a leaf and no
+   other transfer has postings;
+3. every transfer's postings sum to zero per asset; every balance is the sum of its
+   account's postings; no holder account is negative;
+4. circulation == -issuance == reserve backing.
+"""
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Sum
+
+from settlement.audit import leaf
+from settlement.models import (
+    NEGATIVE_ALLOWED,
+    Account,
+    AuditHead,
+    AuditLeaf,
+    Posting,
+    Transfer,
+    TransferLeg,
+    TransferState,
+)
+from settlement.selectors import MoneyTotals, money_totals
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    check: str
+    detail: str
+    index: int | None = None  # the leaf's sequence number, when a leaf is at fault
+
+    def __str__(self) -> str:
+        where = f"leaf {self.index}: " if self.index is not None else ""
+        return f"{self.check}: {where}{self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    leaves: int = 0
+    transfers: int = 0
+    postings: int = 0
+    accounts: int = 0
+    chain_head: bytes = leaf.ZERO_HASH
+    totals: MoneyTotals | None = None
+    seconds: float = 0.0
+    mismatch: Mismatch | None = None
+    counts_by_state: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatch is None
+
+
+class _Failed(Exception):
+    def __init__(self, mismatch: Mismatch) -> None:
+        self.mismatch = mismatch
+
+
+def audit_verify() -> VerifyReport:
+    report = VerifyReport()
+    started = time.perf_counter()
+    try:
+        _check_leaves(report)
+        _check_head_and_coverage(report)
+        _check_postings_and_balances(report)
+        _check_money(report)
+    except _Failed as failed:
+        report.mismatch = failed.mismatch
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _fail(check: str, detail: str, index: int | None = None) -> None:
+    raise _Failed(Mismatch(check, detail, index))
+
+
+def _check_leaves(report: VerifyReport) -> None:
+    chain = leaf.ZERO_HASH
+    expected_index = 0
+    while True:
+        rows = list(
+            AuditLeaf.objects.filter(index__gte=expected_index)
+            .order_by("index")
+            .values_list("index", "transfer_id", "leaf_bytes", "leaf_hash", "chain_hash")[:CHUNK]
+        )
+        if not rows:
+            break
+        ids = [row[1] for row in rows]
+        transfers = {
+            t[0]: t
+            for t in Transfer.objects.filter(id__in=ids).values_list(
+                "id", "kind", "state", "created_at", "decided_at"
+            )
+        }
+        legs = defaultdict(list)
+        for transfer_id, *rest in (
+            TransferLeg.objects.filter(transfer_id__in=ids)
+            .order_by("transfer_id", "seq")
+            .values_list("transfer_id", "asset", "debit_id", "credit_id", "amount")
+        ):
+            legs[transfer_id].append(tuple(rest))
+        postings = defaultdict(Counter)
+        for transfer_id, account_id, asset, amount in Posting.objects.filter(
+            transfer_id__in=ids
+        ).values_list("transfer_id", "account_id", "asset", "amount"):
+            postings[transfer_id][(account_id, asset, amount)] += 1
+
+        for index, transfer_id, data, stored_hash, stored_chain in rows:
+            data, stored_hash, stored_chain = bytes(data), bytes(stored_hash), bytes(stored_chain)
+            if index != expected_index:
+                _fail("leaves", f"expected leaf {expected_index} next, found {index}", index)
+            transfer = transfers.get(transfer_id)
+            if transfer is None:
+                _fail("leaves", f"transfer {transfer_id} is missing from the ledger", index)
+            _, kind, state, created_at, decided_at = transfer
+            if state != TransferState.SETTLED:
+                _fail("leaves", f"transfer {transfer_id} is {state}, not SETTLED", index)
+            rebuilt = leaf.leaf_bytes(
+                leaf.transfer_entry(
+                    transfer_id=transfer_id,
+                    kind=kind,
+                    state=state,
+                    created_at=created_at,
+                    decided_at=decided_at,
+                    legs=legs[transfer_id],
+                )
+            )
+            if rebuilt != data:
+                _fail(
+                    "leaves",
+                    f"bytes differ from the ledger for transfer {transfer_id}: "
+                    f"stored {data[:200]!r}, ledger {rebuilt[:200]!r}",
+                    index,
+                )
+            if leaf.leaf_hash(data) != stored_hash:
+                _fail("leaves", "leaf hash is not SHA-256(0x00 || leaf bytes)", index)
+            chain = leaf.chain_next(chain, stored_hash)
+            if chain != stored_chain:
+                _fail("chain", "chain hash does not follow from the previous leaf", index)
+            wanted = Counter()
+            for asset, debit, credit, amount in legs[transfer_id]:
+                wanted[(debit, asset, -amount)] += 1
+                wanted[(credit, asset, amount)] += 1
+            if postings[transfer_id] != wanted:
+                _fail(
+                    "postings",
+                    f"postings of transfer {transfer_id} are not its legs: "
+                    f"{sorted(postings[transfer_id].elements())} != {sorted(wanted.elements())}",
+                    index,
+                )
+            expected_index += 1
+    report.leaves = expected_index
+    report.chain_head = chain
+
+
+def _check_head_and_coverage(report: VerifyReport) -> None:
+    head = AuditHead.objects.filter(pk=1).first()
+    size, chain = (head.size, bytes(head.chain_hash)) if head else (0, leaf.ZERO_HASH)
+    if size != report.leaves:
+        _fail("head", f"head says {size} leaves, the log has {report.leaves}")
+    if chain != report.chain_head:
+        _fail("head", "head chain hash is not the last leaf's chain hash")
+    report.counts_by_state = dict(
+        Transfer.objects.values_list("state").annotate(n=Count("id")).order_by()
+    )
+    report.transfers = sum(report.counts_by_state.values())
+    settled = report.counts_by_state.get(TransferState.SETTLED, 0)
+    if settled != report.leaves:
+        missing = (
+            Transfer.objects.filter(state=TransferState.SETTLED, audit_leaf__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        _fail(
+            "coverage",
+            f"{settled} settled transfers but {report.leaves} leaves; "
+            f"first settled transfer without a leaf: {missing}",
+        )
+    stray = (
+        Posting.objects.exclude(transfer__state=TransferState.SETTLED)
+        .values_list("transfer_id", flat=True)
+        .first()
+    )
+    if stray is not None:
+        _fail("postings", f"transfer {stray} has postings but is not SETTLED")
+
+
+def _check_postings_and_balances(report: VerifyReport) -> None:
+    unbalanced = (
+        Posting.objects.values("transfer_id", "asset")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .order_by("transfer_id")
+        .first()
+    )
+    if unbalanced:
+        _fail(
+            "postings",
+            f"transfer {unbalanced['transfer_id']} {unbalanced['asset']} postings sum to "
+            f"{unbalanced['total']}, not 0",
+        )
+    report.postings = Posting.objects.count()
+    sums = dict(Posting.objects.values_list("account_id").annotate(s=Sum("amount")).order_by())
+    for account_id, label, kind, balance in (
+        Account.objects.order_by("id")
+        .values_list("id", "label", "kind", "balance")
+        .iterator(chunk_size=CHUNK)
+    ):
+        report.accounts += 1
+        if balance != sums.get(account_id, 0):
+            _fail(
+                "balances",
+                f"account {account_id} ({label}) balance {balance} != "
+                f"sum of postings {sums.get(account_id, 0)}",
+            )
+        if balance < 0 and kind not in NEGATIVE_ALLOWED:
+            _fail("balances", f"account {account_id} ({label}) is negative: {balance}")
+
+
+def _check_money(report: VerifyReport) -> None:
+    report.totals = totals = money_totals()
+    if not totals.balanced:
+        _fail(
+            "money",
+            f"circulation {totals.circulation}, issuance {totals.issuance}, "
+            f"backing {totals.backing}: expected circulation == -issuance == backing",
+        )
+
+
+__all__ = ["Mismatch", "VerifyReport", "audit_verify"]

@@ -1,0 +1,14 @@
+from ewallet.errors import ErrorCode, EwalletError
+
+
+class TransferInvalid(EwalletError):
+    """A transfer that cannot even be queued: wrong shape, unknown account, bad amount."""
+
+
+class IdempotencyConflict(EwalletError):
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            ErrorCode.IDEMPOTENCY_CONFLICT,
+            "this idempotency key was already used for a different transfer",
+            idempotency_key=key,
+        )

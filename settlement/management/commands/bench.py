@@ -1,0 +1,32 @@
+"""python manage.py bench settlement --transfers 100000"""
+
+from django.core.management.base import BaseCommand
+
+from settlement.bench import bench_settlement
+
+
+class Command(BaseCommand):
+    help = "Benchmarks. `bench settlement` times settling queued payments in this process."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="what", required=True)
+        settle = sub.add_parser("settlement", help="queue payments, then time their settlement")
+        settle.add_argument("--transfers", type=int, default=50_000)
+        settle.add_argument("--accounts", type=int, default=10_000)
+        settle.add_argument("--batch-size", type=int, default=1000)
+        settle.add_argument("--seed", type=int, default=1)
+
+    def handle(self, *args, what: str, **options):
+        result = bench_settlement(
+            transfers=options["transfers"],
+            accounts=options["accounts"],
+            batch_size=options["batch_size"],
+            seed=options["seed"],
+        )
+        self.stdout.write(
+            f"settled {result.transfers} transfers ({result.settled} settled, "
+            f"{result.rejected} rejected) among {result.accounts} accounts in batches of "
+            f"{result.batch_size}: {result.settle_seconds:.2f}s, "
+            f"{result.transfers_per_second:,.0f} transfers/s "
+            f"(queueing took {result.queue_seconds:.2f}s)"
+        )

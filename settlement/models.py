@@ -1,0 +1,255 @@
+"""The ledger: accounts in two assets, transfers with legs, postings, and the audit log.
+
+Design in brief (see DESIGN.md, "Money and the ledger"):
+
+* Amounts are integer fen. An account holds one asset: ECNY (e-CNY, a liability of the
+  central bank) or RESERVE (an operator's reserve balance at the central bank).
+* A transfer is a request to move money, made of one or more legs (issuance has two: RESERVE
+  from the operator to the central bank, ECNY from the issuance account to the operator's
+  vault). It is RECEIVED, then settled or rejected by a settlement worker, never edited.
+* Settling writes two postings per leg whose signed amounts sum to zero per asset; an
+  account's balance is the sum of its postings. The database enforces it too: CHECK
+  constraints here and, on PostgreSQL, a deferred trigger that rejects unbalanced postings.
+* Each settled transfer becomes one leaf of the hash-chained audit log, in the same
+  transaction.
+
+This app knows accounts, not people: policy (status, limits, caps) is written onto the
+account by the product layer and enforced here.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class Asset(models.TextChoices):
+    ECNY = "ECNY", "e-CNY"
+    RESERVE = "RESERVE", "Reserve"
+
+
+class AccountKind(models.TextChoices):
+    # Central bank. Issuance goes negative by design: its balance is e-CNY's liability.
+    ISSUANCE = "ISSUANCE", "Central bank issuance (ECNY)"
+    BACKING = "BACKING", "Central bank reserve backing (RESERVE)"
+    # Where operators' reserves come from: central-bank money outside this ledger.
+    RESERVE_SOURCE = "RESERVE_SOURCE", "Central bank reserve funding (RESERVE)"
+    # Operators.
+    RESERVE = "RESERVE", "Operator reserve (RESERVE)"
+    VAULT = "VAULT", "Operator vault (ECNY)"
+    # Holders.
+    WALLET = "WALLET", "Wallet (ECNY)"
+    ESCROW = "ESCROW", "Escrow (ECNY)"
+
+
+# The only accounts whose balance may be negative.
+NEGATIVE_ALLOWED = (AccountKind.ISSUANCE, AccountKind.RESERVE_SOURCE)
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    RECEIVE_ONLY = "RECEIVE_ONLY", "Receive only"
+    FROZEN = "FROZEN", "Frozen"
+    CLOSED = "CLOSED", "Closed"
+
+
+class Account(models.Model):
+    label = models.CharField(max_length=120, unique=True)
+    asset = models.CharField(max_length=8, choices=Asset.choices)
+    kind = models.CharField(max_length=16, choices=AccountKind.choices)
+    status = models.CharField(
+        max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    balance = models.BigIntegerField(default=0)
+    # Policy, in fen; None means no limit. Written by the product layer, enforced here.
+    balance_cap = models.BigIntegerField(null=True, blank=True)
+    single_limit = models.BigIntegerField(null=True, blank=True)
+    daily_limit = models.BigIntegerField(null=True, blank=True)
+    annual_limit = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=NEGATIVE_ALLOWED) | Q(balance__gte=0),
+                name="account_balance_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(asset=Asset.ECNY, kind__in=["ISSUANCE", "VAULT", "WALLET", "ESCROW"])
+                    | Q(asset=Asset.RESERVE, kind__in=["BACKING", "RESERVE_SOURCE", "RESERVE"])
+                ),
+                name="account_kind_matches_asset",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    (Q(balance_cap__isnull=True) | Q(balance_cap__gte=0))
+                    & (Q(single_limit__isnull=True) | Q(single_limit__gte=0))
+                    & (Q(daily_limit__isnull=True) | Q(daily_limit__gte=0))
+                    & (Q(annual_limit__isnull=True) | Q(annual_limit__gte=0))
+                ),
+                name="account_limits_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class TransferKind(models.TextChoices):
+    RESERVE_DEPOSIT = "RESERVE_DEPOSIT", "Reserve deposit"
+    RESERVE_WITHDRAWAL = "RESERVE_WITHDRAWAL", "Reserve withdrawal"
+    ISSUE = "ISSUE", "Issuance"
+    REDEEM = "REDEEM", "Redemption"
+    LOAD = "LOAD", "Wallet load"
+    UNLOAD = "UNLOAD", "Wallet unload"
+    P2P = "P2P", "Person-to-person payment"
+    MERCHANT = "MERCHANT", "Merchant payment"
+    REFUND = "REFUND", "Refund"
+
+
+# Transfers that count against the payer's single, daily and annual limits.
+PAYMENT_KINDS = frozenset({TransferKind.P2P, TransferKind.MERCHANT})
+
+
+class TransferState(models.TextChoices):
+    RECEIVED = "RECEIVED", "Received"
+    SETTLED = "SETTLED", "Settled"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class RejectCode(models.TextChoices):
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS", "Insufficient funds"
+    LIMIT_SINGLE = "LIMIT_SINGLE", "Above the single-payment limit"
+    LIMIT_DAILY = "LIMIT_DAILY", "Above the daily limit"
+    LIMIT_ANNUAL = "LIMIT_ANNUAL", "Above the annual limit"
+    LIMIT_BALANCE = "LIMIT_BALANCE", "Above the payee's balance cap"
+    WALLET_FROZEN = "WALLET_FROZEN", "Wallet frozen"
+    WALLET_RECEIVE_ONLY = "WALLET_RECEIVE_ONLY", "Wallet may only receive"
+    WALLET_CLOSED = "WALLET_CLOSED", "Wallet closed"
+
+
+class Transfer(models.Model):
+    kind = models.CharField(max_length=24, choices=TransferKind.choices)
+    state = models.CharField(
+        max_length=12, choices=TransferState.choices, default=TransferState.RECEIVED
+    )
+    reject_code = models.CharField(max_length=24, choices=RejectCode.choices, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    memo = models.CharField(max_length=140, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The settlement queue: only RECEIVED rows, in arrival order.
+            models.Index(
+                fields=["id"],
+                condition=Q(state="RECEIVED"),
+                name="transfer_received_queue",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(state=TransferState.REJECTED, reject_code__gt="")
+                    | (~Q(state=TransferState.REJECTED) & Q(reject_code=""))
+                ),
+                name="transfer_reject_code_iff_rejected",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=TransferState.RECEIVED) | Q(decided_at__isnull=False),
+                name="transfer_decided_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer {self.pk} {self.kind} {self.state}"
+
+
+class TransferLeg(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="legs")
+    seq = models.PositiveSmallIntegerField()
+    asset = models.CharField(max_length=8, choices=Asset.choices)
+    debit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    credit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["transfer", "seq"], name="leg_unique_seq"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="leg_amount_positive"),
+            models.CheckConstraint(condition=~Q(debit=F("credit")), name="leg_distinct_accounts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.debit_id}->{self.credit_id} {self.amount} {self.asset}"
+
+
+class Posting(models.Model):
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="postings")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    asset = models.CharField(max_length=8, choices=Asset.choices)
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="posting_amount_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.amount:+d} {self.asset}"
+
+
+class LimitPeriod(models.TextChoices):
+    DAY = "DAY", "Day"
+    YEAR = "YEAR", "Year"
+
+
+class LimitUsage(models.Model):
+    """Payments out of an account in one calendar period (Asia/Shanghai), for its limits."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usage")
+    period = models.CharField(max_length=4, choices=LimitPeriod.choices)
+    start = models.DateField()
+    spent = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period", "start"], name="usage_unique"),
+            models.CheckConstraint(condition=Q(spent__gte=0), name="usage_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.period} {self.start}: {self.spent}"
+
+
+class AuditLeaf(models.Model):
+    """One settled transfer in the append-only log. See settlement/audit/leaf.py."""
+
+    index = models.BigIntegerField(primary_key=True)
+    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="audit_leaf")
+    leaf_bytes = models.BinaryField()
+    leaf_hash = models.BinaryField(max_length=32)
+    chain_hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(index__gte=0), name="leaf_index_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"leaf {self.index}"
+
+
+class AuditHead(models.Model):
+    """The single row every settlement locks to append leaves in order."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.BigIntegerField(default=0)
+    chain_hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="audit_head_singleton")]
+
+    def __str__(self) -> str:
+        return f"audit head size {self.size}"

@@ -1,0 +1,121 @@
+"""How one transfer changes balances, decided in memory. Imports nothing from Django.
+
+A settlement batch loads the accounts it touches, then calls `apply_transfer` for each
+transfer in arrival order. A transfer either applies whole (every leg) or not at all,
+in which case the first failing check names the rejection code.
+
+Checks, in order: account status (payer may send, payee may receive), the payer's single,
+daily and annual limits (payments only), funds, then the payee's balance cap.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+# Daily and annual limits reset at midnight China Standard Time.
+LIMIT_TZ = ZoneInfo("Asia/Shanghai")
+
+# Codes, the same strings as settlement.models.RejectCode.
+INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+LIMIT_SINGLE = "LIMIT_SINGLE"
+LIMIT_DAILY = "LIMIT_DAILY"
+LIMIT_ANNUAL = "LIMIT_ANNUAL"
+LIMIT_BALANCE = "LIMIT_BALANCE"
+WALLET_FROZEN = "WALLET_FROZEN"
+WALLET_RECEIVE_ONLY = "WALLET_RECEIVE_ONLY"
+WALLET_CLOSED = "WALLET_CLOSED"
+
+_SEND_BLOCKED = {
+    "FROZEN": WALLET_FROZEN,
+    "RECEIVE_ONLY": WALLET_RECEIVE_ONLY,
+    "CLOSED": WALLET_CLOSED,
+}
+_RECEIVE_BLOCKED = {"FROZEN": WALLET_FROZEN, "CLOSED": WALLET_CLOSED}
+
+
+@dataclass(slots=True)
+class AccountState:
+    id: int
+    status: str
+    balance: int
+    may_go_negative: bool = False
+    balance_cap: int | None = None
+    single_limit: int | None = None
+    daily_limit: int | None = None
+    annual_limit: int | None = None
+
+    @property
+    def has_period_limits(self) -> bool:
+        return self.daily_limit is not None or self.annual_limit is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    debit: int
+    credit: int
+    amount: int
+
+
+# (account id, "DAY" | "YEAR", first day of the period) -> fen paid out in that period.
+UsageKey = tuple[int, str, date]
+
+
+def limit_periods(at: datetime) -> tuple[date, date]:
+    """The first day of the limit day and limit year that `at` falls in."""
+    day = at.astimezone(LIMIT_TZ).date()
+    return day, date(day.year, 1, 1)
+
+
+def apply_transfer(
+    accounts: MutableMapping[int, AccountState],
+    usage: MutableMapping[UsageKey, int],
+    legs: Iterable[Leg],
+    *,
+    is_payment: bool,
+    at: datetime,
+) -> str | None:
+    """Apply all legs to `accounts` and `usage`, or none. Returns a reject code or None."""
+    deltas: dict[int, int] = defaultdict(int)
+    paid_out: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        payer, payee = accounts[leg.debit], accounts[leg.credit]
+        if code := _SEND_BLOCKED.get(payer.status):
+            return code
+        if code := _RECEIVE_BLOCKED.get(payee.status):
+            return code
+        deltas[payer.id] -= leg.amount
+        deltas[payee.id] += leg.amount
+        if is_payment:
+            paid_out[payer.id] += leg.amount
+
+    day, year = limit_periods(at)
+    for account_id, amount in paid_out.items():
+        payer = accounts[account_id]
+        if payer.single_limit is not None and amount > payer.single_limit:
+            return LIMIT_SINGLE
+        if payer.daily_limit is not None and (
+            usage.get((account_id, "DAY", day), 0) + amount > payer.daily_limit
+        ):
+            return LIMIT_DAILY
+        if payer.annual_limit is not None and (
+            usage.get((account_id, "YEAR", year), 0) + amount > payer.annual_limit
+        ):
+            return LIMIT_ANNUAL
+
+    for account_id, delta in deltas.items():
+        account = accounts[account_id]
+        new_balance = account.balance + delta
+        if new_balance < 0 and not account.may_go_negative:
+            return INSUFFICIENT_FUNDS
+        if delta > 0 and account.balance_cap is not None and new_balance > account.balance_cap:
+            return LIMIT_BALANCE
+
+    for account_id, delta in deltas.items():
+        accounts[account_id].balance += delta
+    for account_id, amount in paid_out.items():
+        if accounts[account_id].has_period_limits:
+            usage[(account_id, "DAY", day)] = usage.get((account_id, "DAY", day), 0) + amount
+            usage[(account_id, "YEAR", year)] = usage.get((account_id, "YEAR", year), 0) + amount
+    return None

@@ -1,0 +1,147 @@
+"""Writes to the ledger: opening accounts, setting their policy, submitting and settling.
+
+Submitting only validates the shape of a transfer and queues it (RECEIVED); whether it
+settles or is rejected for funds, limits or status is decided by settlement, in order.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from ewallet.errors import ErrorCode
+from ewallet.money import require_fen
+from settlement import doorbell
+from settlement.batch import BatchResult, settle_batch
+from settlement.exceptions import IdempotencyConflict, TransferInvalid
+from settlement.models import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    Asset,
+    Transfer,
+    TransferKind,
+    TransferLeg,
+)
+from settlement.sql import fetch, insert_rows
+
+
+@dataclass(frozen=True)
+class LegSpec:
+    debit: Account | int
+    credit: Account | int
+    amount: int
+
+    @property
+    def debit_id(self) -> int:
+        return self.debit if isinstance(self.debit, int) else self.debit.pk
+
+    @property
+    def credit_id(self) -> int:
+        return self.credit if isinstance(self.credit, int) else self.credit.pk
+
+
+def account_open(*, label: str, kind: AccountKind, asset: Asset, **policy: int | None) -> Account:
+    return Account.objects.create(label=label, kind=kind, asset=asset, **policy)
+
+
+def accounts_set_policy(
+    *,
+    account_ids: Sequence[int],
+    status: AccountStatus | None = None,
+    limits: dict[str, int | None] | None = None,
+) -> int:
+    """Write status and/or limits onto accounts; settlement enforces them from then on."""
+    allowed = {"balance_cap", "single_limit", "daily_limit", "annual_limit"}
+    changes: dict[str, object] = dict(limits or {})
+    if not set(changes) <= allowed:
+        raise ValueError(f"unknown limits: {sorted(set(changes) - allowed)}")
+    if status is not None:
+        changes["status"] = status
+    return Account.objects.filter(id__in=account_ids).update(**changes)
+
+
+@transaction.atomic
+def transfer_submit(
+    *,
+    kind: TransferKind,
+    legs: Sequence[LegSpec],
+    idempotency_key: str,
+    memo: str = "",
+) -> tuple[Transfer, bool]:
+    """Queue a transfer. Returns (transfer, created); the same key and legs return the first.
+
+    Three statements on the usual path: look up the accounts' assets, insert the transfer
+    (the unique key decides idempotency, with no savepoint), insert the legs.
+    """
+    if not legs:
+        raise TransferInvalid(ErrorCode.INVALID_INPUT, "a transfer needs at least one leg")
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise TransferInvalid(
+            ErrorCode.INVALID_INPUT, "idempotency key must be 1 to 200 characters"
+        )
+    kind = TransferKind(kind)
+    wanted = [(leg.debit_id, leg.credit_id, require_fen(leg.amount)) for leg in legs]
+    ids = {account for debit, credit, _ in wanted for account in (debit, credit)}
+    assets = dict(Account.objects.filter(id__in=ids).values_list("id", "asset"))
+    if missing := ids - set(assets):
+        raise TransferInvalid(ErrorCode.NOT_FOUND, f"no such account: {sorted(missing)}")
+    for debit, credit, _ in wanted:
+        if debit == credit:
+            raise TransferInvalid(ErrorCode.SAME_ACCOUNT, "payer and payee are the same account")
+        if assets[debit] != assets[credit]:
+            raise TransferInvalid(ErrorCode.ASSET_MISMATCH, "a leg must move a single asset")
+
+    transfer = Transfer(kind=kind, idempotency_key=idempotency_key, memo=memo[:140])
+    rows = fetch(
+        f"INSERT INTO {Transfer._meta.db_table} "
+        "(kind, state, reject_code, idempotency_key, memo, created_at) "
+        "VALUES (%s, %s, '', %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        [
+            transfer.kind,
+            transfer.state,
+            transfer.idempotency_key,
+            transfer.memo,
+            connection.ops.adapt_datetimefield_value(transfer.created_at),
+        ],
+    )
+    if not rows:
+        return _find_replay(idempotency_key, kind, wanted), False
+    transfer.pk = rows[0][0]
+    transfer._state.adding = False
+    insert_rows(
+        TransferLeg._meta.db_table,
+        ["transfer_id", "seq", "asset", "debit_id", "credit_id", "amount"],
+        [
+            (transfer.pk, seq, assets[debit], debit, credit, amount)
+            for seq, (debit, credit, amount) in enumerate(wanted)
+        ],
+    )
+    doorbell.ring_on_commit()
+    return transfer, True
+
+
+def _find_replay(key: str, kind: str, wanted: list[tuple[int, int, int]]) -> Transfer:
+    """The transfer already queued under this key, if it asked for the same thing."""
+    transfer = Transfer.objects.get(idempotency_key=key)
+    stored = list(transfer.legs.order_by("seq").values_list("debit_id", "credit_id", "amount"))
+    if transfer.kind != kind or stored != wanted:
+        raise IdempotencyConflict(key)
+    return transfer
+
+
+def transfers_settle(
+    *, batch_size: int | None = None, max_batches: int | None = None
+) -> BatchResult:
+    """Drain the queue: settle batches until one comes back short (or max_batches ran)."""
+    size = batch_size or settings.EWALLET_SETTLEMENT_BATCH_SIZE
+    total = BatchResult()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        result = settle_batch(size)
+        total.add(result)
+        batches += 1
+        if result.claimed < size:
+            break
+    return total

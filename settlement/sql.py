@@ -1,0 +1,73 @@
+"""Small set-based SQL helpers that run on PostgreSQL and SQLite (3.33+)."""
+
+from collections.abc import Sequence
+
+from django.db import connection
+
+
+def update_from_values(
+    table: str, key: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[object]]
+) -> None:
+    """UPDATE table SET col = v.col ... FROM (one row per key) v WHERE table.key = v.key.
+
+    `columns` are (name, PostgreSQL type) pairs after the key; each row is (key, *values).
+    One statement for the whole batch: one row per target, so callers aggregate first.
+    On PostgreSQL the values travel as one array per column (unnest), which binds a handful
+    of parameters instead of thousands; SQLite gets a VALUES list.
+    """
+    if not rows:
+        return
+    names = [name for name, _ in columns]
+    assignments = ", ".join(f"{name} = v.{name}" for name in names)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in ["bigint", *(t for _, t in columns)])
+        sql = (
+            f"UPDATE {table} SET {assignments} "
+            f"FROM unnest({arrays}) AS v({key}, {', '.join(names)}) "
+            f"WHERE {table}.{key} = v.{key}"
+        )
+        params = [list(column) for column in zip(*rows, strict=True)]
+    else:
+        # VALUES columns are named column1, column2, ...; alias them through a subquery.
+        aliases = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate([key, *names]))
+        row_sql = "(" + ", ".join(["%s"] * (1 + len(columns))) + ")"
+        sql = (
+            f"UPDATE {table} SET {assignments} "
+            f"FROM (SELECT {aliases} FROM (VALUES {', '.join([row_sql] * len(rows))})) AS v "
+            f"WHERE {table}.{key} = v.{key}"
+        )
+        params = [value for row in rows for value in row]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list]:
+    """A `column IN ids` condition: one array parameter on PostgreSQL, a list elsewhere."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def fetch(sql: str, params: Sequence[object]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Insert many rows fast: COPY on PostgreSQL, executemany elsewhere.
+
+    Skips the ORM's per-row model construction, which costs more than the database does at
+    a thousand rows per batch. Values must already be in database form.
+    """
+    if not rows:
+        return
+    quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})", rows)

@@ -1,0 +1,12 @@
+"""Celery tasks: thin, take no arguments, safe to run twice or concurrently."""
+
+from celery import shared_task
+
+from settlement import doorbell, services
+
+
+@shared_task(name="settlement.settle_pending", acks_late=True, reject_on_worker_lost=True)
+def settle_pending() -> dict:
+    doorbell.answer()
+    result = services.transfers_settle()
+    return {"claimed": result.claimed, "settled": result.settled, "rejected": result.rejected}

@@ -1,0 +1,83 @@
+"""Test set-up: which real services are here, and the builders every test uses.
+
+Tests marked `postgres` need DATABASE_URL to point at PostgreSQL; tests marked `worker` also
+need CELERY_BROKER_URL to point at Redis and start real `celery worker` processes. Without
+them those tests are left out and the run says so; with EWALLET_REQUIRE_SERVICES=1 (CI)
+their absence is an error instead, so CI can never pass by leaving tests out.
+"""
+
+import os
+
+import pytest
+from django.conf import settings
+
+from ewallet import celery_app
+
+REQUIRE_SERVICES = os.environ.get("EWALLET_REQUIRE_SERVICES") == "1"
+
+
+def _on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _has_redis_broker() -> bool:
+    return os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")
+
+
+_left_out: dict[str, list[str]] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = {}
+    if not _on_postgres():
+        missing["postgres"] = "DATABASE_URL is not PostgreSQL"
+        missing["worker"] = "DATABASE_URL is not PostgreSQL"
+    if not _has_redis_broker():
+        missing["worker"] = "CELERY_BROKER_URL is not Redis"
+    keep, drop = [], []
+    for item in items:
+        reasons = [missing[m.name] for m in item.iter_markers() if m.name in missing]
+        if reasons:
+            drop.append(item)
+            _left_out.setdefault(reasons[0], []).append(item.nodeid)
+        else:
+            keep.append(item)
+    if drop and REQUIRE_SERVICES:
+        raise pytest.UsageError(
+            f"EWALLET_REQUIRE_SERVICES=1 but {len(drop)} tests need missing services: "
+            + "; ".join(sorted(_left_out))
+        )
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter):
+    for reason, nodeids in _left_out.items():
+        terminalreporter.write_line(
+            f"LEFT OUT {len(nodeids)} tests because {reason} "
+            "(run `make test` where PostgreSQL and Redis answer, as CI does):",
+            yellow=True,
+        )
+        for nodeid in nodeids:
+            terminalreporter.write_line(f"  {nodeid}")
+
+
+@pytest.fixture(autouse=True)
+def _settle_in_process(request):
+    """Outside worker tests, a doorbell settles in this process (the embedded default)."""
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager
+
+
+@pytest.fixture
+def world(db):
+    """The central bank, ICBC and CCB with e-CNY issued, and role holders. See helpers.py."""
+    from tests.helpers import World
+
+    return World.build()

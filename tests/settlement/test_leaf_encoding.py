@@ -1,0 +1,73 @@
+"""The fast leaf encoder produces exactly the RFC 8785 bytes of the `rfc8785` package."""
+
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from settlement.audit.leaf import leaf_bytes, leaf_bytes_reference, transfer_entry
+from settlement.models import Asset, TransferKind, TransferState
+
+SAFE = 2**53 - 1
+ids = st.integers(min_value=1, max_value=SAFE)
+amounts = st.integers(min_value=1, max_value=10**15)
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+legs = st.lists(
+    st.tuples(st.sampled_from(list(Asset.values)), ids, ids, amounts), min_size=1, max_size=4
+)
+
+
+@settings(max_examples=300)
+@given(
+    transfer_id=ids,
+    kind=st.sampled_from(list(TransferKind.values)),
+    state=st.sampled_from(list(TransferState.values)),
+    created_at=moments,
+    decided_at=moments,
+    legs=legs,
+)
+def test_every_transfer_entry_encodes_as_rfc8785(
+    transfer_id, kind, state, created_at, decided_at, legs
+):
+    entry = transfer_entry(
+        transfer_id=transfer_id,
+        kind=kind,
+        state=state,
+        created_at=created_at,
+        decided_at=decided_at,
+        legs=legs,
+    )
+    assert leaf_bytes(entry) == leaf_bytes_reference(entry)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-SAFE, max_value=SAFE) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127)), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(value=st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127)), json_values))
+def test_any_entry_with_ascii_keys_and_safe_integers_encodes_as_rfc8785(value):
+    # Wider than what the ledger writes: any text in values, including control characters,
+    # quotes, backslashes and characters outside the BMP.
+    assert leaf_bytes(value) == leaf_bytes_reference(value)
+
+
+def test_what_the_fast_path_cannot_encode_goes_to_rfc8785():
+    big = {"amount": 2**53 + 1}
+    try:
+        expected = leaf_bytes_reference(big)
+    except Exception as error:  # rfc8785 refuses integers it cannot represent exactly
+        expected = type(error)
+    try:
+        got = leaf_bytes(big)
+    except Exception as error:
+        got = type(error)
+    assert got == expected

@@ -1,0 +1,49 @@
+"""Public facts the defaults come from (DESIGN.md)."""
+
+# Authorised e-CNY operators: the six large state-owned banks and two online banks.
+OPERATORS = [
+    ("ICBC", "Industrial and Commercial Bank of China", "中国工商银行"),
+    ("ABC", "Agricultural Bank of China", "中国农业银行"),
+    ("BOC", "Bank of China", "中国银行"),
+    ("CCB", "China Construction Bank", "中国建设银行"),
+    ("BOCOM", "Bank of Communications", "交通银行"),
+    ("PSBC", "Postal Savings Bank of China", "中国邮政储蓄银行"),
+    ("WEBANK", "WeBank", "微众银行"),
+    ("MYBANK", "MYbank", "网商银行"),
+]
+
+# Wallet classes: (number, name, KYC, balance cap, single, daily, annual) in yuan, None = no
+# limit. Classes 1, 2 and 4 from Caixin (2021); class 3 assumed between 2 and 4.
+WALLET_CLASSES_DEFAULT = [
+    (1, "Class 1", "In person at the operator", None, None, None, None),
+    (2, "Class 2", "Remote ID check and a linked bank account", 500_000, 50_000, 100_000, None),
+    (3, "Class 3", "Remote ID check, no linked bank account", 20_000, 5_000, 10_000, None),
+    (4, "Class 4", "Phone number only (anonymous)", 10_000, 2_000, 5_000, None),
+]
+
+# CCB's 2020 wallet agreement: lower figures for classes 3 and 4, with annual caps.
+WALLET_CLASSES_CCB_2020 = {
+    3: (20_000, 5_000, 10_000, None),
+    4: (1_000, 500, 1_000, 10_000),
+}
+
+
+def seed_reference_data(wallet_class_model, group_model) -> None:
+    """Create missing wallet classes (default limits, in fen) and one group per role.
+
+    Takes the model classes so that the migration can pass its historical models.
+    """
+    from wallets.roles import Role
+
+    fields = ("balance_cap", "single_limit", "daily_limit", "annual_limit")
+    for number, name, kyc, *limits in WALLET_CLASSES_DEFAULT:
+        wallet_class_model.objects.get_or_create(
+            number=number,
+            defaults={
+                "name": name,
+                "kyc_requirement": kyc,
+                **{f: None if v is None else v * 100 for f, v in zip(fields, limits, strict=True)},
+            },
+        )
+    for role in Role:
+        group_model.objects.get_or_create(name=str(role))

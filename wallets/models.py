@@ -1,0 +1,226 @@
+"""The e-CNY product: the central bank, operators, holders, wallet classes and wallets.
+
+Every money-holding object owns a ledger account (settlement.Account). Policy lives here
+(a wallet's class and its limits, a freeze and its reason) and is copied onto the account,
+which is what settlement enforces.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from settlement.models import Account, AccountStatus, Transfer
+
+
+class CentralBank(models.Model):
+    """Tier 1. A single row: the issuer of e-CNY and keeper of operators' reserves."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    code = models.CharField(max_length=16, default="PBOC")
+    name = models.CharField(max_length=120, default="People's Bank of China")
+    issuance_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="+")
+    backing_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="+")
+    reserve_source_account = models.OneToOneField(
+        Account, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="central_bank_singleton")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OperatorStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    SUSPENDED = "SUSPENDED", "Suspended"
+
+
+class Operator(models.Model):
+    """Tier 2: a commercial bank or licensed payment institution that runs wallets."""
+
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=120)
+    name_zh = models.CharField(max_length=60, blank=True)
+    status = models.CharField(
+        max_length=12, choices=OperatorStatus.choices, default=OperatorStatus.ACTIVE
+    )
+    reserve_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="+")
+    vault_account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class KycMethod(models.TextChoices):
+    IN_PERSON = "IN_PERSON", "In person at the operator"
+    REMOTE_ID_BANK = "REMOTE_ID_BANK", "Remote ID check with a linked bank account"
+    REMOTE_ID = "REMOTE_ID", "Remote ID check, no linked bank account"
+    PHONE_ONLY = "PHONE_ONLY", "Phone number only (anonymous)"
+
+
+# The strongest wallet class (lowest number) each kind of KYC allows.
+KYC_STRONGEST_CLASS = {
+    KycMethod.IN_PERSON: 1,
+    KycMethod.REMOTE_ID_BANK: 2,
+    KycMethod.REMOTE_ID: 3,
+    KycMethod.PHONE_ONLY: 4,
+}
+
+
+class HolderKind(models.TextChoices):
+    PERSON = "PERSON", "Person"
+    MERCHANT = "MERCHANT", "Merchant"
+
+
+def new_pseudonym() -> str:
+    return "h_" + secrets.token_hex(12)
+
+
+class Holder(models.Model):
+    """A person or merchant with a KYC profile. Identity numbers are kept masked."""
+
+    kind = models.CharField(max_length=10, choices=HolderKind.choices, default=HolderKind.PERSON)
+    display_name = models.CharField(max_length=120)
+    # What the central bank sees of an anonymous (class 4) holder.
+    pseudonym = models.CharField(max_length=32, unique=True, default=new_pseudonym)
+    kyc_method = models.CharField(max_length=16, choices=KycMethod.choices)
+    phone = models.CharField(max_length=20, blank=True)
+    id_number_masked = models.CharField(max_length=24, blank=True)
+    bank_account_masked = models.CharField(max_length=24, blank=True)
+    kyc_verified_at = models.DateTimeField(default=timezone.now)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def strongest_class(self) -> int:
+        return KYC_STRONGEST_CLASS[KycMethod(self.kyc_method)]
+
+
+class WalletClass(models.Model):
+    """Limits per wallet class, in fen; null means no limit. Edited by the central bank."""
+
+    number = models.PositiveSmallIntegerField(primary_key=True)
+    name = models.CharField(max_length=60)
+    kyc_requirement = models.CharField(max_length=120)
+    balance_cap = models.BigIntegerField(null=True, blank=True)
+    single_limit = models.BigIntegerField(null=True, blank=True)
+    daily_limit = models.BigIntegerField(null=True, blank=True)
+    annual_limit = models.BigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        verbose_name_plural = "wallet classes"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(number__gte=1, number__lte=4), name="wallet_class_1_to_4"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"class {self.number}"
+
+    def limits(self) -> dict[str, int | None]:
+        return {name: getattr(self, name) for name in LIMIT_FIELDS}
+
+
+LIMIT_FIELDS = ("balance_cap", "single_limit", "daily_limit", "annual_limit")
+
+
+class WalletKind(models.TextChoices):
+    PERSONAL = "PERSONAL", "Personal"
+    MERCHANT = "MERCHANT", "Merchant"
+
+
+class Wallet(models.Model):
+    number = models.CharField(max_length=16, unique=True)
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="wallets")
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="wallets")
+    wallet_class = models.ForeignKey(WalletClass, on_delete=models.PROTECT, related_name="wallets")
+    kind = models.CharField(max_length=10, choices=WalletKind.choices, default=WalletKind.PERSONAL)
+    # Balance and status live on the account: it is what settlement reads and writes.
+    account = models.OneToOneField(Account, on_delete=models.PROTECT, related_name="wallet")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def status(self) -> str:
+        return self.account.status
+
+    @property
+    def balance(self) -> int:
+        return self.account.balance
+
+
+class WalletStatusChange(models.Model):
+    """Every freeze, receive-only order, unfreeze or closure, with who and why."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="status_changes")
+    old_status = models.CharField(max_length=16, choices=AccountStatus.choices)
+    new_status = models.CharField(max_length=16, choices=AccountStatus.choices)
+    reason = models.CharField(max_length=240)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.wallet} {self.old_status}->{self.new_status}"
+
+
+class IssuanceDirection(models.TextChoices):
+    ISSUE = "ISSUE", "Issue to operator"
+    REDEEM = "REDEEM", "Redeem from operator"
+
+
+class IssuanceState(models.TextChoices):
+    REQUESTED = "REQUESTED", "Requested"
+    APPROVED = "APPROVED", "Approved"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class IssuanceRequest(models.Model):
+    """Maker-checker: one central-bank user asks, a different one approves or rejects."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="issuances")
+    direction = models.CharField(max_length=8, choices=IssuanceDirection.choices)
+    amount = models.BigIntegerField()
+    state = models.CharField(
+        max_length=10, choices=IssuanceState.choices, default=IssuanceState.REQUESTED
+    )
+    maker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    checker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=240, blank=True)
+    transfer = models.OneToOneField(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="issuance_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(checker__isnull=True) | ~Q(checker=F("maker")),
+                name="issuance_checker_not_maker",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.amount} to {self.operator}"

@@ -1,0 +1,365 @@
+"""Every business action of the e-CNY product, one function each.
+
+Interfaces (the demo, management commands, the API and console to come) call these and
+nothing else. Money moves only through `settlement.services.transfer_submit`: these
+functions decide which accounts and how much, settlement decides whether it can happen.
+"""
+
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from ewallet.errors import ErrorCode
+from ewallet.money import require_fen
+from settlement import services as ledger
+from settlement.models import AccountKind, AccountStatus, Asset, Transfer, TransferKind
+from settlement.services import LegSpec
+from wallets.catalogue import seed_reference_data
+from wallets.exceptions import WalletError
+from wallets.models import (
+    LIMIT_FIELDS,
+    CentralBank,
+    Holder,
+    HolderKind,
+    IssuanceDirection,
+    IssuanceRequest,
+    IssuanceState,
+    KycMethod,
+    Operator,
+    OperatorStatus,
+    Wallet,
+    WalletClass,
+    WalletKind,
+    WalletStatusChange,
+)
+from wallets.roles import Role, require_role
+
+# ---------------------------------------------------------------- reference data
+
+
+def reference_data_ensure() -> None:
+    """Wallet classes with the default limits and one group per role, if missing."""
+    from django.contrib.auth.models import Group
+
+    seed_reference_data(WalletClass, Group)
+
+
+# ---------------------------------------------------------------- institutions
+
+
+@transaction.atomic
+def central_bank_ensure() -> CentralBank:
+    """The central bank and its three accounts; created on first use."""
+    bank = CentralBank.objects.select_for_update().filter(pk=1).first()
+    if bank is not None:
+        return bank
+    return CentralBank.objects.create(
+        pk=1,
+        issuance_account=ledger.account_open(
+            label="cb:issuance", kind=AccountKind.ISSUANCE, asset=Asset.ECNY
+        ),
+        backing_account=ledger.account_open(
+            label="cb:backing", kind=AccountKind.BACKING, asset=Asset.RESERVE
+        ),
+        reserve_source_account=ledger.account_open(
+            label="cb:reserve-source", kind=AccountKind.RESERVE_SOURCE, asset=Asset.RESERVE
+        ),
+    )
+
+
+@transaction.atomic
+def operator_onboard(
+    *, actor, code: str, name: str, name_zh: str = "", reserve_deposit: int
+) -> Operator:
+    """Authorise an operator and credit its opening reserve deposit at the central bank."""
+    require_role(actor, Role.CB_APPROVER)
+    require_fen(reserve_deposit, field="reserve_deposit")
+    code = code.strip().upper()
+    if not code or Operator.objects.filter(code=code).exists():
+        raise WalletError(ErrorCode.CONFLICT, f"operator {code!r} exists or is empty")
+    bank = central_bank_ensure()
+    operator = Operator.objects.create(
+        code=code,
+        name=name,
+        name_zh=name_zh,
+        reserve_account=ledger.account_open(
+            label=f"op:{code}:reserve", kind=AccountKind.RESERVE, asset=Asset.RESERVE
+        ),
+        vault_account=ledger.account_open(
+            label=f"op:{code}:vault", kind=AccountKind.VAULT, asset=Asset.ECNY
+        ),
+    )
+    ledger.transfer_submit(
+        kind=TransferKind.RESERVE_DEPOSIT,
+        legs=[
+            LegSpec(bank.reserve_source_account_id, operator.reserve_account_id, reserve_deposit)
+        ],
+        idempotency_key=f"operator:{code}:opening-reserve",
+        memo=f"opening reserve deposit of {code}",
+    )
+    return operator
+
+
+def operator_set_status(*, actor, operator: Operator, status: OperatorStatus) -> Operator:
+    require_role(actor, Role.CB_APPROVER)
+    operator.status = status
+    operator.save(update_fields=["status"])
+    return operator
+
+
+# ---------------------------------------------------------------- issuance (maker-checker)
+
+
+def issuance_request(
+    *, actor, operator: Operator, amount: int, direction: IssuanceDirection
+) -> IssuanceRequest:
+    require_role(actor, Role.CB_ISSUER)
+    return IssuanceRequest.objects.create(
+        operator=operator,
+        direction=IssuanceDirection(direction),
+        amount=require_fen(amount),
+        maker=actor,
+    )
+
+
+@transaction.atomic
+def issuance_approve(*, actor, request_id: int) -> IssuanceRequest:
+    """Approve and submit the transfer; the ledger moves when it settles.
+
+    Issuing moves RESERVE from the operator's reserve to the central bank's backing, and
+    ECNY from the issuance account to the operator's vault, as one two-leg transfer: both
+    legs settle or neither does. Redemption is the reverse.
+    """
+    require_role(actor, Role.CB_APPROVER)
+    request = _issuance_for_decision(actor, request_id)
+    operator = request.operator
+    if operator.status != OperatorStatus.ACTIVE:
+        raise WalletError(ErrorCode.OPERATOR_SUSPENDED, f"operator {operator.code} is suspended")
+    bank = central_bank_ensure()
+    reserve = LegSpec(operator.reserve_account_id, bank.backing_account_id, request.amount)
+    ecny = LegSpec(bank.issuance_account_id, operator.vault_account_id, request.amount)
+    if request.direction == IssuanceDirection.ISSUE:
+        kind, legs = TransferKind.ISSUE, [reserve, ecny]
+    else:
+        kind = TransferKind.REDEEM
+        legs = [LegSpec(leg.credit, leg.debit, leg.amount) for leg in (ecny, reserve)]
+    request.transfer, _ = ledger.transfer_submit(
+        kind=kind,
+        legs=legs,
+        idempotency_key=f"issuance:{request.pk}",
+        memo=f"{request.direction.lower()} {operator.code}",
+    )
+    request.state = IssuanceState.APPROVED
+    request.checker = actor
+    request.decided_at = timezone.now()
+    request.save(update_fields=["transfer", "state", "checker", "decided_at"])
+    return request
+
+
+@transaction.atomic
+def issuance_reject(*, actor, request_id: int, reason: str) -> IssuanceRequest:
+    require_role(actor, Role.CB_APPROVER)
+    if not reason.strip():
+        raise WalletError(ErrorCode.INVALID_INPUT, "a rejection needs a reason", field="reason")
+    request = _issuance_for_decision(actor, request_id)
+    request.state = IssuanceState.REJECTED
+    request.checker = actor
+    request.reason = reason.strip()[:240]
+    request.decided_at = timezone.now()
+    request.save(update_fields=["state", "checker", "reason", "decided_at"])
+    return request
+
+
+def _issuance_for_decision(actor, request_id: int) -> IssuanceRequest:
+    request = (
+        IssuanceRequest.objects.select_for_update()
+        .select_related("operator")
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None:
+        raise WalletError(ErrorCode.NOT_FOUND, f"issuance request {request_id} not found")
+    if request.state != IssuanceState.REQUESTED:
+        raise WalletError(ErrorCode.INVALID_STATE, f"request is already {request.state}")
+    if request.maker_id == actor.pk:
+        raise WalletError(
+            ErrorCode.MAKER_CHECKER, "the maker of a request cannot approve or reject it"
+        )
+    return request
+
+
+# ---------------------------------------------------------------- holders and wallets
+
+
+def holder_register(
+    *,
+    display_name: str,
+    kyc_method: KycMethod,
+    kind: HolderKind = HolderKind.PERSON,
+    phone: str = "",
+    id_number: str = "",
+    bank_account: str = "",
+    user=None,
+) -> Holder:
+    """Record a holder after KYC. Identity and bank numbers are stored masked."""
+    kyc_method = KycMethod(kyc_method)
+    needs_id = kyc_method in (KycMethod.IN_PERSON, KycMethod.REMOTE_ID_BANK, KycMethod.REMOTE_ID)
+    if needs_id and not id_number:
+        raise WalletError(ErrorCode.KYC_INSUFFICIENT, f"{kyc_method} needs an identity number")
+    if kyc_method == KycMethod.REMOTE_ID_BANK and not bank_account:
+        raise WalletError(ErrorCode.KYC_INSUFFICIENT, f"{kyc_method} needs a linked bank account")
+    if kyc_method == KycMethod.PHONE_ONLY and not phone:
+        raise WalletError(ErrorCode.KYC_INSUFFICIENT, "an anonymous wallet needs a phone number")
+    return Holder.objects.create(
+        kind=HolderKind(kind),
+        display_name=display_name,
+        kyc_method=kyc_method,
+        phone=phone,
+        id_number_masked=_mask(id_number),
+        bank_account_masked=_mask(bank_account),
+        user=user,
+    )
+
+
+def _mask(number: str) -> str:
+    return "*" * max(len(number) - 4, 0) + number[-4:] if number else ""
+
+
+@transaction.atomic
+def wallet_open(
+    *,
+    actor,
+    holder: Holder,
+    operator: Operator,
+    wallet_class: int | None = None,
+    kind: WalletKind | None = None,
+) -> Wallet:
+    """Open a wallet at an operator; the class defaults to the strongest the KYC allows."""
+    if operator.status != OperatorStatus.ACTIVE:
+        raise WalletError(ErrorCode.OPERATOR_SUSPENDED, f"operator {operator.code} is suspended")
+    kind = WalletKind(
+        kind or (WalletKind.MERCHANT if holder.kind == HolderKind.MERCHANT else WalletKind.PERSONAL)
+    )
+    if kind == WalletKind.MERCHANT and holder.kind != HolderKind.MERCHANT:
+        raise WalletError(ErrorCode.INVALID_INPUT, "only a merchant can open a merchant wallet")
+    klass = _class_allowed(holder, wallet_class or holder.strongest_class)
+    # 16 digits: two naming the operator, fourteen random; the unique index guards the rest.
+    number = f"{operator.pk % 100:02d}{secrets.randbelow(10**14):014d}"
+    account = ledger.account_open(
+        label=f"wallet:{number}", kind=AccountKind.WALLET, asset=Asset.ECNY, **klass.limits()
+    )
+    return Wallet.objects.create(
+        number=number,
+        holder=holder,
+        operator=operator,
+        wallet_class=klass,
+        kind=kind,
+        account=account,
+    )
+
+
+@transaction.atomic
+def wallet_change_class(*, actor, wallet: Wallet, wallet_class: int) -> Wallet:
+    """Upgrade or downgrade; a stronger class needs the KYC for it."""
+    klass = _class_allowed(wallet.holder, wallet_class)
+    wallet.wallet_class = klass
+    wallet.save(update_fields=["wallet_class"])
+    ledger.accounts_set_policy(account_ids=[wallet.account_id], limits=klass.limits())
+    return wallet
+
+
+def _class_allowed(holder: Holder, number: int) -> WalletClass:
+    klass = WalletClass.objects.filter(number=number).first()
+    if klass is None:
+        raise WalletError(
+            ErrorCode.INVALID_INPUT, f"no wallet class {number}", field="wallet_class"
+        )
+    if number < holder.strongest_class:
+        raise WalletError(
+            ErrorCode.KYC_INSUFFICIENT,
+            f"{holder.get_kyc_method_display()} allows class {holder.strongest_class} at best",
+        )
+    return klass
+
+
+@transaction.atomic
+def wallet_class_update(*, actor, number: int, **limits: int | None) -> WalletClass:
+    """Edit a class's limits (fen, None = none) and apply them to every wallet of the class."""
+    require_role(actor, Role.CB_POLICY)
+    if not set(limits) <= set(LIMIT_FIELDS):
+        raise WalletError(ErrorCode.INVALID_INPUT, f"unknown limits: {sorted(limits)}")
+    klass = WalletClass.objects.select_for_update().get(number=number)
+    for name, value in limits.items():
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise WalletError(ErrorCode.INVALID_AMOUNT, f"{name} must be fen >= 0", field=name)
+        setattr(klass, name, value)
+    klass.updated_by = actor
+    klass.updated_at = timezone.now()
+    klass.save()
+    ledger.accounts_set_policy(
+        account_ids=list(klass.wallets.values_list("account_id", flat=True)),
+        limits=klass.limits(),
+    )
+    return klass
+
+
+@transaction.atomic
+def wallet_set_status(*, actor, wallet: Wallet, status: AccountStatus, reason: str) -> Wallet:
+    """Freeze (FROZEN), restrict (RECEIVE_ONLY), unfreeze (ACTIVE) or close a wallet."""
+    status = AccountStatus(status)
+    if not reason.strip():
+        raise WalletError(ErrorCode.INVALID_INPUT, "a status change needs a reason", field="reason")
+    account = type(wallet.account).objects.select_for_update().get(pk=wallet.account_id)
+    if account.status == AccountStatus.CLOSED:
+        raise WalletError(ErrorCode.WALLET_CLOSED, f"wallet {wallet.number} is closed")
+    if status == AccountStatus.CLOSED and account.balance != 0:
+        raise WalletError(ErrorCode.INVALID_STATE, "unload the balance before closing a wallet")
+    WalletStatusChange.objects.create(
+        wallet=wallet, old_status=account.status, new_status=status, reason=reason, actor=actor
+    )
+    ledger.accounts_set_policy(account_ids=[account.pk], status=status)
+    wallet.account.status = status
+    return wallet
+
+
+# ---------------------------------------------------------------- money movements
+
+
+def wallet_load(*, actor, wallet: Wallet, amount: int, idempotency_key: str) -> Transfer:
+    """Holder's bank deposit -> e-CNY: the operator's vault pays the wallet."""
+    transfer, _ = ledger.transfer_submit(
+        kind=TransferKind.LOAD,
+        legs=[LegSpec(wallet.operator.vault_account_id, wallet.account_id, amount)],
+        idempotency_key=idempotency_key,
+    )
+    return transfer
+
+
+def wallet_unload(*, actor, wallet: Wallet, amount: int, idempotency_key: str) -> Transfer:
+    """e-CNY -> the holder's bank deposit: the wallet pays the operator's vault."""
+    transfer, _ = ledger.transfer_submit(
+        kind=TransferKind.UNLOAD,
+        legs=[LegSpec(wallet.account_id, wallet.operator.vault_account_id, amount)],
+        idempotency_key=idempotency_key,
+    )
+    return transfer
+
+
+def payment_submit(
+    *, payer: Wallet, payee: Wallet, amount: int, idempotency_key: str, memo: str = ""
+) -> Transfer:
+    """A person-to-person or merchant payment, at one operator or across two.
+
+    e-CNY is a central-bank liability, so a payment across operators is a plain ledger
+    transfer between the two wallets: no interbank settlement is needed.
+    """
+    transfer, _ = ledger.transfer_submit(
+        kind=TransferKind.MERCHANT if payee.kind == WalletKind.MERCHANT else TransferKind.P2P,
+        legs=[LegSpec(payer.account_id, payee.account_id, amount)],
+        idempotency_key=idempotency_key,
+        memo=memo,
+    )
+    return transfer
