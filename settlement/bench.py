@@ -45,12 +45,12 @@ def bench_settlement(*, transfers: int, accounts: int, batch_size: int, seed: in
     )
     # Fund honestly, so `audit verify` still holds: reserve-backed issuance, then loads.
     total = 1_000_000 * accounts
-    _queue(
+    queue_received(
         f"bench:{run}:issue",
         TransferKind.ISSUE,
         [[(Asset.RESERVE, reserve_source, backing, total), (Asset.ECNY, issuance, vault, total)]],
     )
-    _queue(
+    queue_received(
         f"bench:{run}:fund",
         TransferKind.LOAD,
         [[(Asset.ECNY, vault, wallet, 1_000_000)] for wallet in wallets],
@@ -60,7 +60,7 @@ def bench_settlement(*, transfers: int, accounts: int, batch_size: int, seed: in
     for _ in range(transfers):
         payer, payee = rng.sample(wallets, 2)
         payments.append([(Asset.ECNY, payer, payee, rng.randint(1, 20_000))])
-    _queue(f"bench:{run}:pay", TransferKind.P2P, payments)
+    queue_received(f"bench:{run}:pay", TransferKind.P2P, payments)
     queue_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -78,7 +78,7 @@ def bench_settlement(*, transfers: int, accounts: int, batch_size: int, seed: in
 
 
 @transaction.atomic
-def _queue(
+def queue_received(
     prefix: str, kind: TransferKind, transfers: list[list[tuple[Asset, Account, Account, int]]]
 ) -> None:
     """Insert RECEIVED transfers (each a list of legs) in bulk without ringing the doorbell,

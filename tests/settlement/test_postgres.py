@@ -1,0 +1,180 @@
+"""What PostgreSQL itself guarantees, and what holds when many connections race.
+
+These tests commit for real (transactional_db): the balance trigger runs at COMMIT, and
+threads each use their own connection, as separate settlement workers would.
+"""
+
+import random
+import threading
+from collections import Counter
+
+import pytest
+from django.db import IntegrityError, connection, connections, transaction
+
+from ewallet.errors import ErrorCode
+from settlement import doorbell
+from settlement.audit.verify import audit_verify
+from settlement.exceptions import IdempotencyConflict
+from settlement.models import AuditLeaf, Posting, Transfer, TransferKind
+from settlement.services import LegSpec, transfer_submit, transfers_settle
+from tests.helpers import World, balance
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def sql(statement: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def in_threads(count: int, work) -> list:
+    """Run work(i) in `count` threads started together; return results or raise the first error."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except BaseException as error:  # handed to the test thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture
+def world():
+    return World.build()
+
+
+@pytest.fixture
+def queue_without_doorbell(monkeypatch):
+    """Transfers stay RECEIVED until a test settles them (the doorbell would settle at once)."""
+    monkeypatch.setattr(doorbell, "ring", lambda: None)
+
+
+def test_unbalanced_postings_are_refused_at_commit(world):
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+    settled = world.pay(alice, bob, 10)
+    before = Posting.objects.count()
+
+    unbalanced = f"postings of transfer {settled.pk} do not balance"
+    with pytest.raises(IntegrityError, match=unbalanced), transaction.atomic():
+        sql(
+            "INSERT INTO settlement_posting (transfer_id, account_id, asset, amount) "
+            "VALUES (%s, %s, 'ECNY', 500)",
+            [settled.pk, bob.account_id],
+        )
+
+    assert Posting.objects.count() == before
+    assert audit_verify().ok
+
+
+def test_a_balanced_pair_of_postings_commits(world):
+    # The control for the test above: the trigger checks sums, not that postings are new.
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+    settled = world.pay(alice, bob, 10)
+    with transaction.atomic():
+        for account_id, amount in ((alice.account_id, -500), (bob.account_id, 500)):
+            sql(
+                "INSERT INTO settlement_posting (transfer_id, account_id, asset, amount) "
+                "VALUES (%s, %s, 'ECNY', %s)",
+                [settled.pk, account_id, amount],
+            )
+    assert Posting.objects.filter(transfer=settled).count() == 4
+    # ...which audit verify then reports, because the postings no longer match the legs.
+    assert audit_verify().mismatch.check == "postings"
+
+
+def test_a_wallet_balance_cannot_go_negative(world):
+    alice = world.wallet("Alice", load=100)
+    with pytest.raises(IntegrityError, match="account_balance_not_negative"), transaction.atomic():
+        sql("UPDATE settlement_account SET balance = -1 WHERE id = %s", [alice.account_id])
+    assert balance(alice) == 10_000
+
+
+def test_racing_settlers_decide_each_transfer_exactly_once(world, queue_without_doorbell):
+    rng = random.Random(7)
+    wallets = [world.wallet(f"W{i}", klass=1, load=2_000) for i in range(30)]
+    for i in range(3_000):
+        payer, payee = rng.sample(wallets, 2)
+        transfer_submit(
+            kind=TransferKind.P2P,
+            legs=[LegSpec(payer.account_id, payee.account_id, rng.randint(1, 30_000))],
+            idempotency_key=f"race:{i}",
+        )
+    assert Transfer.objects.filter(state="RECEIVED").count() == 3_000
+
+    # Four settlers with small batches, so their claims interleave and contend for accounts.
+    results = in_threads(4, lambda _: transfers_settle(batch_size=50))
+
+    assert sum(result.claimed for result in results) >= 3_000
+    assert not Transfer.objects.filter(state="RECEIVED").exists()
+    settled = Transfer.objects.filter(kind="P2P", state="SETTLED")
+    rejected = Transfer.objects.filter(kind="P2P", state="REJECTED")
+    assert settled.count() + rejected.count() == 3_000
+    assert settled.count() == sum(result.settled for result in results)
+    by_code = Counter()
+    for result in results:
+        by_code.update(result.rejected)
+    assert Counter(rejected.values_list("reject_code", flat=True)) == by_code
+    assert rejected.count() > 0, "amounts were drawn so that some payments bounce"
+    # One leaf per settled transfer, with no gap or duplicate in the indexes.
+    leaves = AuditLeaf.objects.filter(transfer__in=settled)
+    assert leaves.count() == settled.count()
+    indexes = sorted(AuditLeaf.objects.values_list("index", flat=True))
+    assert indexes == list(range(len(indexes)))
+    assert Posting.objects.filter(transfer__in=settled).count() == 2 * settled.count()
+    assert not Posting.objects.filter(transfer__in=rejected).exists()
+    report = audit_verify()
+    assert report.ok, report.mismatch
+
+
+def test_one_idempotency_key_raced_by_eight_clients_makes_one_transfer(world):
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+    legs = [LegSpec(alice.account_id, bob.account_id, 1_234)]
+
+    results = in_threads(
+        8, lambda _: transfer_submit(kind=TransferKind.P2P, legs=legs, idempotency_key="same")
+    )
+
+    assert len({transfer.pk for transfer, _ in results}) == 1
+    assert Counter(created for _, created in results) == {True: 1, False: 7}
+    assert Transfer.objects.filter(idempotency_key="same").count() == 1
+    transfers_settle()
+    assert balance(bob) == 1_234
+
+
+def test_the_same_key_with_a_different_body_is_refused_under_a_race(world):
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+
+    def submit(i: int):
+        legs = [LegSpec(alice.account_id, bob.account_id, 100 + i % 2)]
+        try:
+            return transfer_submit(kind=TransferKind.P2P, legs=legs, idempotency_key="k")
+        except IdempotencyConflict as conflict:
+            return conflict
+
+    results = in_threads(8, submit)
+
+    conflicts = [r for r in results if isinstance(r, IdempotencyConflict)]
+    accepted = [r for r in results if not isinstance(r, IdempotencyConflict)]
+    assert {c.code for c in conflicts} == {ErrorCode.IDEMPOTENCY_CONFLICT}
+    assert len(conflicts) == 4, "the four clients whose amount differs from the winner's"
+    assert len({transfer.pk for transfer, _ in accepted}) == 1
+    assert Transfer.objects.filter(idempotency_key="k").count() == 1

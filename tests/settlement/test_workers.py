@@ -1,0 +1,204 @@
+"""Real `celery worker --beat` processes settling from PostgreSQL, woken through Redis.
+
+Each test starts its own worker against the test database, and stops it before the
+database is flushed. Nothing here is mocked: the doorbell goes through the broker, the
+sweep through beat, and a killed worker is killed with SIGKILL.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from ewallet import celery_app
+from settlement import doorbell
+from settlement.audit.verify import audit_verify
+from settlement.bench import queue_received
+from settlement.models import Account, AuditLeaf, Posting, Transfer, TransferKind
+from settlement.tasks import settle_pending
+from tests.helpers import World, balance
+from wallets import services
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    """One `celery worker --beat` process group, pointed at the test database."""
+
+    def __init__(self, tmp_path: Path, *, batch_size: int = 1000) -> None:
+        self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.log = tmp_path / f"{self.name}.log"
+        db = connection.settings_dict
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "EWALLET_SWEEP_SECONDS": "0.5",
+            "EWALLET_DB_CONN_MAX_AGE": "0",
+            "EWALLET_SETTLEMENT_BATCH_SIZE": str(batch_size),
+        }
+        self.schedule = tmp_path / f"beat-{self.name}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        command = [
+            sys.executable, "-m", "celery", "-A", "ewallet", "worker", "--beat",
+            "--schedule", str(self.schedule), "--concurrency=2", "--loglevel=WARNING",
+            "--hostname", self.name, "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so SIGKILL reaches the children
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"worker exited:\n{self.log.read_text()}"
+            if celery_app.control.ping(destination=[self.name], timeout=0.5):
+                return self
+        raise AssertionError(f"worker never answered a ping:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    """Start workers on demand; all are stopped before the test database is flushed."""
+    celery_app.control.purge()
+    cache.delete(doorbell.DOORBELL_KEY)
+    workers: list[Worker] = []
+
+    def start(**options) -> Worker:
+        workers.append(Worker(tmp_path, **options).start())
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    celery_app.control.purge()
+    cache.delete(doorbell.DOORBELL_KEY)
+
+
+@pytest.fixture
+def world(transactional_db):
+    return World.build()
+
+
+def wait_until_decided(transfers=None, timeout: float = 60) -> None:
+    queue = Transfer.objects.filter(state="RECEIVED")
+    if transfers is not None:
+        queue = queue.filter(pk__in=[t.pk for t in transfers])
+    deadline = time.monotonic() + timeout
+    while queue.exists():
+        assert time.monotonic() < deadline, f"{queue.count()} transfers still RECEIVED"
+        time.sleep(0.1)
+
+
+def assert_each_settled_exactly_once() -> None:
+    settled = Transfer.objects.filter(state="SETTLED")
+    assert AuditLeaf.objects.count() == settled.count()
+    indexes = list(AuditLeaf.objects.order_by("index").values_list("index", flat=True))
+    assert indexes == list(range(len(indexes)))
+    assert not Posting.objects.filter(transfer__state="REJECTED").exists()
+    report = audit_verify()
+    assert report.ok, report.mismatch
+
+
+def test_a_payment_is_settled_by_the_worker_the_doorbell_wakes(world, start_worker):
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob", operator="CCB")
+    start_worker()
+
+    transfer = services.payment_submit(
+        payer=alice, payee=bob, amount=2_550, idempotency_key="pay:1"
+    )
+
+    wait_until_decided([transfer], timeout=20)
+    assert world.state(transfer) == ("SETTLED", "")
+    assert (balance(alice), balance(bob)) == (10_000 - 2_550, 2_550)
+    assert_each_settled_exactly_once()
+
+
+def test_a_lost_doorbell_is_caught_by_the_sweep(world, start_worker):
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+    # A flag that says a task is pending, with no task behind it: the ring is swallowed.
+    cache.set(doorbell.DOORBELL_KEY, 1, timeout=doorbell.DOORBELL_TTL_SECONDS)
+    start_worker()
+
+    transfer = services.payment_submit(payer=alice, payee=bob, amount=100, idempotency_key="p")
+
+    wait_until_decided([transfer], timeout=20)  # beat sweeps every 0.5 s here
+    assert world.state(transfer) == ("SETTLED", "")
+    assert_each_settled_exactly_once()
+
+
+def test_duplicate_doorbells_settle_each_transfer_once(world, start_worker, monkeypatch):
+    wallets = [world.wallet(f"W{i}", klass=1, load=1_000) for i in range(10)]
+    monkeypatch.setattr(doorbell, "ring", lambda: None)  # the queue fills silently first
+    for i in range(500):
+        payer, payee = wallets[i % 10], wallets[(i * 7 + 3) % 10]
+        if payer != payee:
+            services.payment_submit(
+                payer=payer, payee=payee, amount=1_000 + i, idempotency_key=f"dup:{i}"
+            )
+    total_before = sum(balance(wallet) for wallet in wallets)
+    start_worker()
+
+    for _ in range(25):
+        settle_pending.delay()
+
+    wait_until_decided(timeout=30)
+    assert sum(balance(wallet) for wallet in wallets) == total_before
+    assert_each_settled_exactly_once()
+
+
+def test_a_worker_killed_mid_drain_loses_nothing_and_settles_nothing_twice(world, start_worker):
+    accounts = [world.wallet(f"W{i}", klass=1, load=50_000).account for i in range(200)]
+    payments = [
+        [("ECNY", accounts[i % 200], accounts[(i * 31 + 7) % 200], 100 + i % 9_000)]
+        for i in range(40_000)
+        if i % 200 != (i * 31 + 7) % 200
+    ]
+    queue_received("kill", TransferKind.P2P, payments)
+    queued = len(payments)
+    before = {a.pk: a.balance for a in Account.objects.filter(pk__in=[a.pk for a in accounts])}
+
+    first = start_worker(batch_size=200)
+    settle_pending.delay()
+    deadline = time.monotonic() + 60
+    while AuditLeaf.objects.filter(transfer__kind="P2P").count() < 2_000:
+        assert time.monotonic() < deadline, "the first worker never got going"
+        time.sleep(0.05)
+    first.kill()
+    halfway = Transfer.objects.filter(kind="P2P").exclude(state="RECEIVED").count()
+    assert 0 < halfway < queued, "the kill must land mid-drain for this test to mean anything"
+
+    start_worker(batch_size=200)  # no new doorbell: the sweep finds the rest
+    wait_until_decided(timeout=120)
+
+    assert Transfer.objects.filter(kind="P2P").count() == queued
+    after = {a.pk: a.balance for a in Account.objects.filter(pk__in=before)}
+    assert sum(after.values()) == sum(before.values())
+    assert_each_settled_exactly_once()
