@@ -26,7 +26,7 @@ def update_from_values(
             f"FROM unnest({arrays}) AS v({key}, {', '.join(names)}) "
             f"WHERE {table}.{key} = v.{key}"
         )
-        params = [list(column) for column in zip(*rows, strict=True)]
+        params = [array_literal(column) for column in zip(*rows, strict=True)]
     else:
         # VALUES columns are named column1, column2, ...; alias them through a subquery.
         aliases = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate([key, *names]))
@@ -44,8 +44,28 @@ def update_from_values(
 def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list]:
     """A `column IN ids` condition: one array parameter on PostgreSQL, a list elsewhere."""
     if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [list(ids)]
+        return f"{column} = ANY(%s::bigint[])", [array_literal(ids)]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def array_literal(values: Sequence[object]) -> str:
+    """A PostgreSQL array literal, '{1,2,"A"}', for a parameter cast to an array type.
+
+    psycopg adapts a list element by element in Python, which cost more than the
+    UPDATE itself at a thousand rows; joining strings is an order of magnitude faster.
+    """
+    return "{" + ",".join(map(_array_element, values)) + "}"
+
+
+def _array_element(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def fetch(sql: str, params: Sequence[object]) -> list[tuple]:

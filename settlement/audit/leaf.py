@@ -24,7 +24,8 @@ ENTRY_VERSION = 1
 
 def timestamp(at: datetime) -> str:
     """UTC with microseconds, e.g. 2026-11-24T12:00:00.000001Z."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime, and this runs twice per leaf.
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def transfer_entry(
@@ -61,8 +62,27 @@ def leaf_bytes(entry: dict[str, Any]) -> bytes:
     equality by property test. Anything else (a float, a huge integer) goes to `rfc8785`.
     """
     if _plain(entry):
-        return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return _dumps(entry)
     return rfc8785.dumps(entry)
+
+
+def transfer_leaf_bytes(**fields: Any) -> bytes:
+    """leaf_bytes(transfer_entry(**fields)), checking only what can leave the fast path.
+
+    A transfer entry's strings and keys always qualify; only its integers could be too
+    large, and checking those alone halves the cost of encoding a settled batch.
+    """
+    entry = transfer_entry(**fields)
+    numbers = [entry["transfer"]]
+    for leg in entry["legs"]:
+        numbers += (leg["debit"], leg["credit"], leg["amount"])
+    if all(type(n) is int and -_SAFE_INT <= n <= _SAFE_INT for n in numbers):
+        return _dumps(entry)
+    return rfc8785.dumps(entry)
+
+
+def _dumps(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def leaf_bytes_reference(entry: dict[str, Any]) -> bytes:

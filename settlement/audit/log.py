@@ -21,15 +21,13 @@ def audit_append(
     if not settled:
         return
     entries = [
-        leaf.leaf_bytes(
-            leaf.transfer_entry(
-                transfer_id=transfer_id,
-                kind=kind,
-                state="SETTLED",
-                created_at=created_at,
-                decided_at=decided_at,
-                legs=legs,
-            )
+        leaf.transfer_leaf_bytes(
+            transfer_id=transfer_id,
+            kind=kind,
+            state="SETTLED",
+            created_at=created_at,
+            decided_at=decided_at,
+            legs=legs,
         )
         for transfer_id, kind, created_at, legs in settled
     ]

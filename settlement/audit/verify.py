@@ -125,15 +125,13 @@ def _check_leaves(report: VerifyReport) -> None:
             _, kind, state, created_at, decided_at = transfer
             if state != TransferState.SETTLED:
                 _fail("leaves", f"transfer {transfer_id} is {state}, not SETTLED", index)
-            rebuilt = leaf.leaf_bytes(
-                leaf.transfer_entry(
-                    transfer_id=transfer_id,
-                    kind=kind,
-                    state=state,
-                    created_at=created_at,
-                    decided_at=decided_at,
-                    legs=legs[transfer_id],
-                )
+            rebuilt = leaf.transfer_leaf_bytes(
+                transfer_id=transfer_id,
+                kind=kind,
+                state=state,
+                created_at=created_at,
+                decided_at=decided_at,
+                legs=legs[transfer_id],
             )
             if rebuilt != data:
                 _fail(
