@@ -125,10 +125,16 @@ def settle_batch(limit: int) -> BatchResult:
 
 
 def _lock_accounts(ids: set[int]) -> dict[int, rules.AccountState]:
-    """Lock the accounts in id order: every batch takes them in the same order, no deadlock."""
+    """Lock the accounts in id order: every batch takes them in the same order, no deadlock.
+
+    NO KEY UPDATE, not UPDATE: it still excludes other settlers, but not the KEY SHARE
+    locks that foreign-key checks take when a payment's legs are inserted. With FOR UPDATE
+    a submitter (which checks its legs' accounts in constraint order, not id order) and a
+    settler could each wait for the other.
+    """
     condition, params = in_ids("id", sorted(ids))
     # SQLite has no row locks: its single writer already serialises batches.
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
     rows = fetch(
         "SELECT id, kind, status, balance, balance_cap, single_limit, daily_limit, annual_limit "
         f"FROM {Account._meta.db_table} WHERE {condition} ORDER BY id{lock}",

@@ -18,6 +18,7 @@ from settlement.exceptions import IdempotencyConflict
 from settlement.models import AuditLeaf, Posting, Transfer, TransferKind
 from settlement.services import LegSpec, transfer_submit, transfers_settle
 from tests.helpers import World, balance
+from wallets import services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -139,6 +140,33 @@ def test_racing_settlers_decide_each_transfer_exactly_once(world, queue_without_
     assert indexes == list(range(len(indexes)))
     assert Posting.objects.filter(transfer__in=settled).count() == 2 * settled.count()
     assert not Posting.objects.filter(transfer__in=rejected).exists()
+    report = audit_verify()
+    assert report.ok, report.mismatch
+
+
+def test_two_hundred_concurrent_one_fen_debits_against_one_hundred_fen(world):
+    # 40 clients on their own connections, five payments each; every commit rings the
+    # doorbell, which settles in that client's thread, so settlers race as submitters do.
+    alice = world.wallet("Alice", load="1.00")
+    shops = [world.wallet(f"Shop{i}", merchant=True) for i in range(4)]
+
+    def client(i: int) -> None:
+        for j in range(5):
+            services.payment_submit(
+                payer=alice, payee=shops[(i + j) % 4], amount=1, idempotency_key=f"fen:{i}:{j}"
+            )
+
+    in_threads(40, client)
+    transfers_settle()
+
+    payments = Transfer.objects.filter(idempotency_key__startswith="fen:")
+    assert payments.count() == 200
+    assert payments.filter(state="SETTLED").count() == 100
+    assert set(payments.filter(state="REJECTED").values_list("reject_code", flat=True)) == {
+        "INSUFFICIENT_FUNDS"
+    }
+    assert balance(alice) == 0
+    assert sum(balance(shop) for shop in shops) == 100
     report = audit_verify()
     assert report.ok, report.mismatch
 
