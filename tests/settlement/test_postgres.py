@@ -206,3 +206,12 @@ def test_the_same_key_with_a_different_body_is_refused_under_a_race(world):
     assert len(conflicts) == 4, "the four clients whose amount differs from the winner's"
     assert len({transfer.pk for transfer, _ in accepted}) == 1
     assert Transfer.objects.filter(idempotency_key="k").count() == 1
+
+
+def test_array_literals_round_trip_through_postgresql():
+    from settlement.sql import array_literal, fetch
+
+    texts = ["SETTLED", "", "NULL", 'a "quoted" word', "back\\slash", "comma, brace}{", "中文"]
+    assert fetch("SELECT %s::text[]", [array_literal(texts)])[0][0] == texts
+    numbers = [0, -1, 2**62, None]
+    assert fetch("SELECT %s::bigint[]", [array_literal(numbers)])[0][0] == numbers
