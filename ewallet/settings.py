@@ -131,7 +131,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "settlement.settle_pending",
         "schedule": float(os.environ.get("EWALLET_SWEEP_SECONDS", "2")),
         "options": {"expires": float(os.environ.get("EWALLET_SWEEP_SECONDS", "2"))},
-    }
+    },
+    # Seals a signed checkpoint over new audit leaves, if there are any.
+    "audit-checkpoint": {
+        "task": "settlement.seal_checkpoint",
+        "schedule": float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5")),
+        "options": {"expires": float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5"))},
+    },
 }
 CACHES = {
     "default": (
@@ -144,6 +150,13 @@ CACHES = {
 # --- The product ------------------------------------------------------------------------
 # Transfers claimed by one settlement transaction.
 EWALLET_SETTLEMENT_BATCH_SIZE = env_int("EWALLET_SETTLEMENT_BATCH_SIZE", 1000)
+# The audit log's checkpoints: their origin line (also the signing key's name), the PEM
+# file holding the central bank's Ed25519 key (never in the repository or the database),
+# (how often beat seals one: EWALLET_CHECKPOINT_SECONDS, in CELERY_BEAT_SCHEDULE).
+EWALLET_AUDIT_ORIGIN = os.environ.get("EWALLET_AUDIT_ORIGIN", "ecny.example/pboc/audit")
+EWALLET_AUDIT_KEY_FILE = Path(
+    os.environ.get("EWALLET_AUDIT_KEY_FILE", VAR_DIR / "keys" / "audit-signing-key.pem")
+)
 
 LOGGING = {
     "version": 1,

@@ -12,3 +12,11 @@ class IdempotencyConflict(EwalletError):
             "this idempotency key was already used for a different transfer",
             idempotency_key=key,
         )
+
+
+class AuditKeyMissing(EwalletError):
+    def __init__(self, path) -> None:
+        super().__init__(
+            ErrorCode.AUDIT_KEY_MISSING,
+            f"no checkpoint signing key at {path}; create one with `manage.py audit keygen`",
+        )

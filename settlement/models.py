@@ -253,3 +253,55 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit head size {self.size}"
+
+
+class MerkleNode(models.Model):
+    """A perfect subtree of the Merkle tree over leaves: level 0 is a leaf's hash, and
+    (level, index) covers leaves [index * 2**level, (index + 1) * 2**level).
+
+    Written once, when the subtree's last leaf is sealed into a checkpoint; heads and
+    proofs fold O(log n) of them (settlement/audit/merkle.py).
+    """
+
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+
+class SigningKey(models.Model):
+    """A public key the central bank has signed checkpoints with. Private keys live only in
+    a PEM file outside the database; retired keys stay so old checkpoints still verify."""
+
+    key_hash = models.CharField(max_length=8, primary_key=True)  # C2SP note key hash, hex
+    name = models.CharField(max_length=200)
+    public_key = models.BinaryField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}+{self.key_hash}"
+
+
+class Checkpoint(models.Model):
+    """A signed tree head (C2SP tlog-checkpoint in a signed note) over the first `size`
+    leaves. Heights count up from 0; sizes only grow; each names its predecessor."""
+
+    height = models.BigIntegerField(primary_key=True)
+    size = models.BigIntegerField(unique=True)
+    root_hash = models.BinaryField(max_length=32)
+    previous_hash = models.BinaryField(max_length=32)  # SHA-256 of the previous note
+    created_at = models.DateTimeField()
+    key_hash = models.CharField(max_length=8)
+    note = models.TextField()  # the signed note, verbatim
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="checkpoint_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.height} (size {self.size})"

@@ -75,6 +75,22 @@ def _settle_in_process(request):
     celery_app.conf.task_always_eager = eager
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _audit_key_outside_the_checkout(tmp_path_factory):
+    """Tests sign checkpoints with a key of their own, never one in ./var."""
+    settings.EWALLET_AUDIT_KEY_FILE = tmp_path_factory.mktemp("keys") / "audit-signing-key.pem"
+
+
+@pytest.fixture
+def audit_key(db):
+    """The checkpoint signing key (created once per run, registered in each test's DB)."""
+    from settlement.audit import keys
+
+    if not keys.key_path().exists():
+        keys.signing_key_create()
+    return keys.signer()[0]
+
+
 @pytest.fixture
 def world(db):
     """The central bank, ICBC and CCB with e-CNY issued, and role holders. See helpers.py."""

@@ -114,10 +114,14 @@ def _split_key(text: str, what: str) -> tuple[str, str, str]:
 
 
 def _b64(text: str, what: str) -> bytes:
+    """Strict base64: one encoding per value, so no flipped bit can pass unnoticed."""
     try:
-        return base64.b64decode(text, validate=True)
+        data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
         raise NoteError(f"{what} is not valid base64") from error
+    if base64.b64encode(data).decode() != text:
+        raise NoteError(f"{what} is not canonical base64")
+    return data
 
 
 # --- notes -------------------------------------------------------------------------------

@@ -8,21 +8,27 @@ Checks, in order, stopping at the first mismatch (which it names):
    other transfer has postings;
 3. every transfer's postings sum to zero per asset; every balance is the sum of its
    account's postings; no holder account is negative;
-4. circulation == -issuance == reserve backing.
+4. circulation == -issuance == reserve backing;
+5. checkpoints: heights count up and sizes grow, each names the previous note's hash,
+   each note's signature verifies with the key that was current at its time, its head
+   equals the Merkle head recomputed from the leaves, the stored nodes give the same head,
+   and consecutive checkpoints are consistent (RFC 9162 consistency proof).
 """
 
+import base64
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Sum
 
-from settlement.audit import leaf
+from settlement.audit import leaf, merkle
 from settlement.models import (
     NEGATIVE_ALLOWED,
     Account,
     AuditHead,
     AuditLeaf,
+    Checkpoint,
     Posting,
     Transfer,
     TransferLeg,
@@ -55,6 +61,8 @@ class VerifyReport:
     seconds: float = 0.0
     mismatch: Mismatch | None = None
     counts_by_state: dict[str, int] = field(default_factory=dict)
+    checkpoints: int = 0
+    heads: dict[int, bytes] = field(default_factory=dict)  # size -> recomputed Merkle head
 
     @property
     def ok(self) -> bool:
@@ -74,6 +82,7 @@ def audit_verify() -> VerifyReport:
         _check_head_and_coverage(report)
         _check_postings_and_balances(report)
         _check_money(report)
+        _check_checkpoints(report)
     except _Failed as failed:
         report.mismatch = failed.mismatch
     report.seconds = time.perf_counter() - started
@@ -87,6 +96,9 @@ def _fail(check: str, detail: str, index: int | None = None) -> None:
 def _check_leaves(report: VerifyReport) -> None:
     chain = leaf.ZERO_HASH
     expected_index = 0
+    # Merkle heads are recomputed on the way at every checkpointed size.
+    wanted_heads = set(Checkpoint.objects.values_list("size", flat=True))
+    frontier = _Frontier()
     while True:
         rows = list(
             AuditLeaf.objects.filter(index__gte=expected_index)
@@ -143,6 +155,9 @@ def _check_leaves(report: VerifyReport) -> None:
             if leaf.leaf_hash(data) != stored_hash:
                 _fail("leaves", "leaf hash is not SHA-256(0x00 || leaf bytes)", index)
             chain = leaf.chain_next(chain, stored_hash)
+            frontier.append(stored_hash)
+            if index + 1 in wanted_heads:
+                report.heads[index + 1] = frontier.root()
             if chain != stored_chain:
                 _fail("chain", "chain hash does not follow from the previous leaf", index)
             wanted = Counter()
@@ -159,6 +174,30 @@ def _check_leaves(report: VerifyReport) -> None:
             expected_index += 1
     report.leaves = expected_index
     report.chain_head = chain
+
+
+class _Frontier:
+    """The perfect subtrees covering the leaves so far: one hash per one-bit of the size."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.roots: list[bytes] = []
+
+    def append(self, leaf_hash: bytes) -> None:
+        value, size = leaf_hash, self.size
+        while size & 1:
+            value = merkle.node_hash(self.roots.pop(), value)
+            size >>= 1
+        self.roots.append(value)
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.roots:
+            return merkle.EMPTY_ROOT
+        value = self.roots[-1]
+        for left in reversed(self.roots[:-1]):
+            value = merkle.node_hash(left, value)
+        return value
 
 
 def _check_head_and_coverage(report: VerifyReport) -> None:
@@ -234,6 +273,61 @@ def _check_money(report: VerifyReport) -> None:
             f"circulation {totals.circulation}, issuance {totals.issuance}, "
             f"backing {totals.backing}: expected circulation == -issuance == backing",
         )
+
+
+def _check_checkpoints(report: VerifyReport) -> None:
+    from settlement.audit import keys
+    from settlement.audit.checkpoint import node_reader, note_hash
+    from settlement.audit.note import NoteError, open_note, parse_checkpoint
+
+    known = keys.verifiers()
+    get = node_reader()
+    previous = None
+    for checkpoint in Checkpoint.objects.order_by("height").iterator():
+        where = f"checkpoint {checkpoint.height} (size {checkpoint.size})"
+        root = bytes(checkpoint.root_hash)
+        expected_height = previous.height + 1 if previous else 0
+        if checkpoint.height != expected_height:
+            _fail("checkpoints", f"{where}: expected height {expected_height}")
+        if previous and (
+            checkpoint.size <= previous.size or checkpoint.created_at < previous.created_at
+        ):
+            _fail("checkpoints", f"{where} goes backwards from checkpoint {previous.height}")
+        if checkpoint.size > report.leaves:
+            _fail("checkpoints", f"{where} covers more leaves than the log has ({report.leaves})")
+        verifier, key = known.get(checkpoint.key_hash, (None, None))
+        if verifier is None:
+            _fail("checkpoints", f"{where}: signed by unknown key {checkpoint.key_hash}")
+        if checkpoint.created_at < key.created_at or (
+            key.retired_at and checkpoint.created_at > key.retired_at
+        ):
+            _fail("checkpoints", f"{where}: key {checkpoint.key_hash} was not current then")
+        try:
+            text = open_note(checkpoint.note, [verifier]).text
+            signed = parse_checkpoint(text)
+        except NoteError as error:
+            _fail("checkpoints", f"{where}: {error}")
+        previous_hash = note_hash(previous.note) if previous else leaf.ZERO_HASH
+        if bytes(checkpoint.previous_hash) != previous_hash or (
+            f"prev {base64.b64encode(previous_hash).decode()}" not in signed.extensions
+        ):
+            _fail("checkpoints", f"{where} does not name the previous checkpoint's hash")
+        if (signed.size, signed.root_hash) != (checkpoint.size, root):
+            _fail("checkpoints", f"{where}: the signed size or head differs from the row")
+        if report.heads.get(checkpoint.size) != root:
+            _fail("checkpoints", f"{where}: head is not the Merkle head of the leaves")
+        if merkle.root(checkpoint.size, get) != root:
+            _fail("checkpoints", f"{where}: stored Merkle nodes give another head")
+        if previous and not merkle.verify_consistency(
+            previous.size,
+            checkpoint.size,
+            bytes(previous.root_hash),
+            root,
+            merkle.consistency_proof(previous.size, checkpoint.size, get),
+        ):
+            _fail("checkpoints", f"{where} is not consistent with checkpoint {previous.height}")
+        report.checkpoints += 1
+        previous = checkpoint
 
 
 __all__ = ["Mismatch", "VerifyReport", "audit_verify"]

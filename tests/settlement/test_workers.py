@@ -14,14 +14,16 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
 from ewallet import celery_app
 from settlement import doorbell
+from settlement.audit.checkpoint import checkpoint_seal
 from settlement.audit.verify import audit_verify
 from settlement.bench import queue_received
-from settlement.models import Account, AuditLeaf, Posting, Transfer, TransferKind
+from settlement.models import Account, AuditLeaf, Checkpoint, Posting, Transfer, TransferKind
 from settlement.tasks import settle_pending
 from tests.helpers import World, balance
 from wallets import services
@@ -44,6 +46,9 @@ class Worker:
             "EWALLET_SWEEP_SECONDS": "0.5",
             "EWALLET_DB_CONN_MAX_AGE": "0",
             "EWALLET_SETTLEMENT_BATCH_SIZE": str(batch_size),
+            # Beat seals signed checkpoints as settlement runs; audit verify checks them.
+            "EWALLET_AUDIT_KEY_FILE": str(settings.EWALLET_AUDIT_KEY_FILE),
+            "EWALLET_CHECKPOINT_SECONDS": "0.3",
         }
         self.schedule = tmp_path / f"beat-{self.name}"
         self.process: subprocess.Popen | None = None
@@ -83,7 +88,7 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(transactional_db, tmp_path):
+def start_worker(transactional_db, audit_key, tmp_path):
     """Start workers on demand; all are stopped before the test database is flushed."""
     celery_app.control.purge()
     cache.delete(doorbell.DOORBELL_KEY)
@@ -116,6 +121,8 @@ def wait_until_decided(transfers=None, timeout: float = 60) -> None:
 
 
 def assert_each_settled_exactly_once() -> None:
+    # The last leaves may not be sealed yet: seal them, as beat would a moment later.
+    checkpoint_seal()
     settled = Transfer.objects.filter(state="SETTLED")
     assert AuditLeaf.objects.count() == settled.count()
     indexes = list(AuditLeaf.objects.order_by("index").values_list("index", flat=True))
@@ -123,6 +130,7 @@ def assert_each_settled_exactly_once() -> None:
     assert not Posting.objects.filter(transfer__state="REJECTED").exists()
     report = audit_verify()
     assert report.ok, report.mismatch
+    assert report.checkpoints >= 1
 
 
 def test_a_payment_is_settled_by_the_worker_the_doorbell_wakes(world, start_worker):
@@ -199,6 +207,8 @@ def test_a_worker_killed_mid_drain_loses_nothing_and_settles_nothing_twice(world
     wait_until_decided(timeout=120)
 
     assert Transfer.objects.filter(kind="P2P").count() == queued
+    sealed_by_beat = Checkpoint.objects.count()
+    assert sealed_by_beat > 1, "beat seals checkpoints while the workers settle"
     after = {a.pk: a.balance for a in Account.objects.filter(pk__in=before)}
     assert sum(after.values()) == sum(before.values())
     assert_each_settled_exactly_once()

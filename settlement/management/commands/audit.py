@@ -1,33 +1,65 @@
-"""python manage.py audit verify"""
+"""python manage.py audit verify | checkpoint | proof --transfer ID | keygen [--rotate]"""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ewallet.errors import EwalletError
 from ewallet.money import format_fen
+from settlement.audit import keys
+from settlement.audit.checkpoint import checkpoint_seal, receipt_json
 from settlement.audit.verify import audit_verify
+from settlement.models import AuditLeaf
 
 
 class Command(BaseCommand):
-    help = "Audit log tools. `audit verify` recomputes the log from the ledger and checks it."
+    help = "Audit log tools: verify the log, seal a checkpoint, print a receipt, manage keys."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("verify", help="recompute leaves, chain and money invariants")
+        sub.add_parser("verify", help="recompute leaves, chain, checkpoints and money invariants")
+        sub.add_parser("checkpoint", help="seal a signed checkpoint over new leaves now")
+        proof = sub.add_parser("proof", help="print a JSON receipt for one settled transfer")
+        which = proof.add_mutually_exclusive_group(required=True)
+        which.add_argument("--transfer", type=int)
+        which.add_argument("--leaf", type=int)
+        keygen = sub.add_parser("keygen", help="create the checkpoint signing key (mode 0600)")
+        keygen.add_argument("--rotate", action="store_true", help="replace the current key")
 
     def handle(self, *args, action: str, **options):
-        if action == "verify":
-            self.verify()
+        try:
+            getattr(self, action)(**options)
+        except (EwalletError, FileExistsError) as error:
+            raise CommandError(str(error)) from error
 
-    def verify(self) -> None:
+    def verify(self, **options) -> None:
         report = audit_verify()
         rate = report.leaves / report.seconds if report.seconds else 0.0
         if not report.ok:
             raise CommandError(f"audit verify FAILED at {report.mismatch}")
         totals = report.totals
         self.stdout.write(
-            f"audit verify OK: {report.leaves} leaves, {report.transfers} transfers, "
-            f"{report.postings} postings, {report.accounts} accounts in {report.seconds:.2f}s "
-            f"({rate:,.0f} leaves/s)\n"
+            f"audit verify OK: {report.leaves} leaves, {report.checkpoints} checkpoints, "
+            f"{report.transfers} transfers, {report.postings} postings, {report.accounts} "
+            f"accounts in {report.seconds:.2f}s ({rate:,.0f} leaves/s)\n"
             f"chain head {report.chain_head.hex()}\n"
             f"circulation {format_fen(totals.circulation)} == -issuance "
             f"{format_fen(-totals.issuance)} == backing {format_fen(totals.backing)} CNY"
         )
+
+    def checkpoint(self, **options) -> None:
+        sealed = checkpoint_seal()
+        if sealed is None:
+            self.stdout.write("no new leaves since the last checkpoint")
+        else:
+            self.stdout.write(sealed.note)
+
+    def proof(self, *, transfer: int | None, leaf: int | None, **options) -> None:
+        if transfer is not None:
+            leaf = AuditLeaf.objects.filter(transfer_id=transfer).values_list("index", flat=True)
+            leaf = leaf.first()
+            if leaf is None:
+                raise CommandError(f"transfer {transfer} has no audit leaf (not settled?)")
+        self.stdout.write(receipt_json(leaf_index=leaf))
+
+    def keygen(self, *, rotate: bool, **options) -> None:
+        verifier = keys.signing_key_create(rotate=rotate)
+        self.stdout.write(f"wrote {keys.key_path()} (mode 0600)\nverifier key: {verifier}")

@@ -8,8 +8,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from ewallet.money import format_fen
+from settlement.audit import keys
+from settlement.audit.checkpoint import checkpoint_seal, receipt
+from settlement.audit.receipt import verify_receipt
 from settlement.audit.verify import audit_verify
-from settlement.models import Transfer
+from settlement.models import AuditLeaf, Checkpoint, Transfer
 from wallets.demo import Demo, circulation_by_operator, payment_outcomes, wait_until_settled
 
 
@@ -45,6 +48,10 @@ class Command(BaseCommand):
             wait_for_settlement=wait_until_settled,
             say=lambda line: self.stdout.write(f"  {line}"),
         ).run()
+        if not keys.key_path().exists():
+            keys.signing_key_create()
+            self.stdout.write(f"  created the checkpoint signing key {keys.key_path()}")
+        checkpoint_seal()
         report = audit_verify()
         self.summary(result, report, time.perf_counter() - started)
         if not report.ok:
@@ -81,4 +88,22 @@ class Command(BaseCommand):
             f"\nAudit: {'OK' if report.ok else 'FAILED'} - {report.leaves} leaves, chain head "
             f"{report.chain_head.hex()[:16]}..., verified in {report.seconds:.2f}s"
         )
+        checkpoint = Checkpoint.objects.order_by("-height").first()
+        if checkpoint:
+            out(
+                f"Checkpoint {checkpoint.height}: {checkpoint.size} leaves, Merkle head "
+                f"{bytes(checkpoint.root_hash).hex()[:16]}..., signed by key "
+                f"{checkpoint.key_hash}; {report.checkpoints} checkpoints verified"
+            )
+            last_payment = (
+                AuditLeaf.objects.filter(transfer__kind__in=["P2P", "MERCHANT"])
+                .order_by("-index")
+                .first()
+            )
+            if last_payment:
+                entry = verify_receipt(receipt(leaf_index=last_payment.index))
+                out(
+                    f"Receipt for payment {entry['transfer']} (leaf {last_payment.index}): "
+                    "valid against the signed checkpoint"
+                )
         out(f"Demo finished in {seconds:.1f}s")

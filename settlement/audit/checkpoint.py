@@ -1,0 +1,113 @@
+"""Sealing signed checkpoints over the audit log, and receipts that prove a leaf is in one.
+
+A seal appends the Merkle nodes completed by the leaves since the last checkpoint, computes
+the head from stored nodes, and stores a C2SP checkpoint signed by the central bank's key,
+naming the previous checkpoint by the SHA-256 of its note. Sealers are serialised (an
+advisory lock on PostgreSQL, the single writer on SQLite); settlement never waits for them.
+"""
+
+import base64
+import hashlib
+import json
+from datetime import UTC
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ewallet.errors import ErrorCode, EwalletError
+from settlement.audit import keys, merkle
+from settlement.audit.leaf import ZERO_HASH
+from settlement.audit.note import Checkpoint as CheckpointText
+from settlement.audit.note import sign_note
+from settlement.models import AuditHead, AuditLeaf, Checkpoint, MerkleNode
+from settlement.sql import insert_rows
+
+SEAL_LOCK = 0x65434E59  # "eCNY": the advisory lock id that serialises sealers
+
+
+def node_reader():
+    """A `get(level, index)` for merkle.py that reads stored nodes, one query each."""
+
+    def get(level: int, index: int) -> bytes:
+        node = MerkleNode.objects.values_list("hash", flat=True).get(level=level, index=index)
+        return bytes(node)
+
+    return get
+
+
+def note_hash(note: str) -> bytes:
+    return hashlib.sha256(note.encode()).digest()
+
+
+@transaction.atomic
+def checkpoint_seal() -> Checkpoint | None:
+    """Seal a checkpoint over every leaf so far; None if there is nothing new."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK])
+    last = Checkpoint.objects.order_by("-height").first()
+    sealed = last.size if last else 0
+    head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
+    if head <= sealed:
+        return None
+    verifier, private = keys.signer()
+    hashes = [
+        bytes(h)
+        for h in AuditLeaf.objects.filter(index__gte=sealed, index__lt=head)
+        .order_by("index")
+        .values_list("leaf_hash", flat=True)
+    ]
+    get = node_reader()
+    nodes = merkle.append_many(sealed, hashes, get)
+    insert_rows(MerkleNode._meta.db_table, ["level", "index", "hash"], nodes)
+    made = {(level, index): value for level, index, value in nodes}
+    root = merkle.root(head, lambda level, index: made.get((level, index)) or get(level, index))
+    now = timezone.now()
+    previous = note_hash(last.note) if last else ZERO_HASH
+    text = CheckpointText(
+        origin=keys.key_name(),
+        size=head,
+        root_hash=root,
+        extensions=(
+            f"prev {base64.b64encode(previous).decode()}",
+            f"time {now.astimezone(UTC).isoformat(timespec='milliseconds').replace('+00:00', 'Z')}",
+        ),
+    ).text()
+    return Checkpoint.objects.create(
+        height=last.height + 1 if last else 0,
+        size=head,
+        root_hash=root,
+        previous_hash=previous,
+        created_at=now,
+        key_hash=verifier.hash.hex(),
+        note=sign_note(text, verifier.name, private),
+    )
+
+
+def receipt(*, leaf_index: int) -> dict:
+    """A self-contained proof that leaf `leaf_index` is in the latest checkpoint.
+
+    Seals one first if the leaf is newer than the latest checkpoint.
+    """
+    leaf = AuditLeaf.objects.filter(index=leaf_index).first()
+    if leaf is None:
+        raise EwalletError(ErrorCode.NOT_FOUND, f"no audit leaf {leaf_index}")
+    latest = Checkpoint.objects.order_by("-height").first()
+    if latest is None or latest.size <= leaf_index:
+        latest = checkpoint_seal() or Checkpoint.objects.order_by("-height").first()
+    if latest is None or latest.size <= leaf_index:
+        raise EwalletError(ErrorCode.NOT_CHECKPOINTED, f"leaf {leaf_index} is not checkpointed")
+    verifier = keys.verifiers()[latest.key_hash][0]
+    proof = merkle.inclusion_proof(leaf_index, latest.size, node_reader())
+    return {
+        "leaf": base64.b64encode(bytes(leaf.leaf_bytes)).decode(),
+        "leaf_index": leaf_index,
+        "tree_size": latest.size,
+        "inclusion_proof": [p.hex() for p in proof],
+        "checkpoint": latest.note,
+        "verifier_key": str(verifier),
+    }
+
+
+def receipt_json(**kwargs) -> str:
+    return json.dumps(receipt(**kwargs), indent=2)
