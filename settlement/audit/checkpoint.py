@@ -12,6 +12,7 @@ import json
 from datetime import UTC
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ewallet.errors import ErrorCode, EwalletError
@@ -33,6 +34,28 @@ def node_reader():
         return bytes(node)
 
     return get
+
+
+def with_stored_nodes(compute):
+    """Run `compute(get)` reading all the stored nodes it needs in one query.
+
+    Which nodes a head or proof needs depends only on sizes and indexes, never on hash
+    values, so a first dry run with placeholder hashes names them all.
+    """
+    wanted: list[tuple[int, int]] = []
+    compute(lambda level, index: wanted.append((level, index)) or ZERO_HASH)
+    if not wanted:
+        return compute(node_reader())
+    condition = Q()
+    for level, index in wanted:
+        condition |= Q(level=level, index=index)
+    found = {
+        (level, index): bytes(value)
+        for level, index, value in MerkleNode.objects.filter(condition).values_list(
+            "level", "index", "hash"
+        )
+    }
+    return compute(lambda level, index: found[(level, index)])
 
 
 def note_hash(note: str) -> bytes:
@@ -98,7 +121,7 @@ def receipt(*, leaf_index: int) -> dict:
     if latest is None or latest.size <= leaf_index:
         raise EwalletError(ErrorCode.NOT_CHECKPOINTED, f"leaf {leaf_index} is not checkpointed")
     verifier = keys.verifiers()[latest.key_hash][0]
-    proof = merkle.inclusion_proof(leaf_index, latest.size, node_reader())
+    proof = with_stored_nodes(lambda get: merkle.inclusion_proof(leaf_index, latest.size, get))
     return {
         "leaf": base64.b64encode(bytes(leaf.leaf_bytes)).decode(),
         "leaf_index": leaf_index,

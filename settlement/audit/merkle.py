@@ -190,6 +190,34 @@ def verify_consistency(
     return sn == 0 and fr == old_root and sr == new_root
 
 
+# --- streaming ---------------------------------------------------------------------------
+
+
+class Frontier:
+    """The head of a growing tree with O(log n) memory: one perfect-subtree hash per
+    one-bit of the size. For recomputing heads while streaming a whole log."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.roots: list[bytes] = []
+
+    def append(self, leaf_hash: bytes) -> None:
+        value, size = leaf_hash, self.size
+        while size & 1:
+            value = node_hash(self.roots.pop(), value)
+            size >>= 1
+        self.roots.append(value)
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.roots:
+            return EMPTY_ROOT
+        value = self.roots[-1]
+        for left in reversed(self.roots[:-1]):
+            value = node_hash(left, value)
+        return value
+
+
 # --- in memory ---------------------------------------------------------------------------
 
 

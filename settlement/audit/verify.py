@@ -98,7 +98,7 @@ def _check_leaves(report: VerifyReport) -> None:
     expected_index = 0
     # Merkle heads are recomputed on the way at every checkpointed size.
     wanted_heads = set(Checkpoint.objects.values_list("size", flat=True))
-    frontier = _Frontier()
+    frontier = merkle.Frontier()
     while True:
         rows = list(
             AuditLeaf.objects.filter(index__gte=expected_index)
@@ -174,30 +174,6 @@ def _check_leaves(report: VerifyReport) -> None:
             expected_index += 1
     report.leaves = expected_index
     report.chain_head = chain
-
-
-class _Frontier:
-    """The perfect subtrees covering the leaves so far: one hash per one-bit of the size."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.roots: list[bytes] = []
-
-    def append(self, leaf_hash: bytes) -> None:
-        value, size = leaf_hash, self.size
-        while size & 1:
-            value = merkle.node_hash(self.roots.pop(), value)
-            size >>= 1
-        self.roots.append(value)
-        self.size += 1
-
-    def root(self) -> bytes:
-        if not self.roots:
-            return merkle.EMPTY_ROOT
-        value = self.roots[-1]
-        for left in reversed(self.roots[:-1]):
-            value = merkle.node_hash(left, value)
-        return value
 
 
 def _check_head_and_coverage(report: VerifyReport) -> None:
@@ -277,11 +253,10 @@ def _check_money(report: VerifyReport) -> None:
 
 def _check_checkpoints(report: VerifyReport) -> None:
     from settlement.audit import keys
-    from settlement.audit.checkpoint import node_reader, note_hash
+    from settlement.audit.checkpoint import note_hash, with_stored_nodes
     from settlement.audit.note import NoteError, open_note, parse_checkpoint
 
     known = keys.verifiers()
-    get = node_reader()
     previous = None
     for checkpoint in Checkpoint.objects.order_by("height").iterator():
         where = f"checkpoint {checkpoint.height} (size {checkpoint.size})"
@@ -316,14 +291,18 @@ def _check_checkpoints(report: VerifyReport) -> None:
             _fail("checkpoints", f"{where}: the signed size or head differs from the row")
         if report.heads.get(checkpoint.size) != root:
             _fail("checkpoints", f"{where}: head is not the Merkle head of the leaves")
-        if merkle.root(checkpoint.size, get) != root:
+        if with_stored_nodes(lambda get, size=checkpoint.size: merkle.root(size, get)) != root:
             _fail("checkpoints", f"{where}: stored Merkle nodes give another head")
         if previous and not merkle.verify_consistency(
             previous.size,
             checkpoint.size,
             bytes(previous.root_hash),
             root,
-            merkle.consistency_proof(previous.size, checkpoint.size, get),
+            with_stored_nodes(
+                lambda get, old=previous.size, new=checkpoint.size: merkle.consistency_proof(
+                    old, new, get
+                )
+            ),
         ):
             _fail("checkpoints", f"{where} is not consistent with checkpoint {previous.height}")
         report.checkpoints += 1

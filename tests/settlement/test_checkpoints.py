@@ -112,6 +112,9 @@ def test_keygen_refuses_to_replace_a_key_and_writes_mode_0600(db, audit_key):
     with pytest.raises(CommandError, match="--rotate"):
         call_command("audit", "keygen")
     assert keys.key_path().stat().st_mode & 0o777 == 0o600
+    before = keys.key_path().read_bytes()
+    call_command("audit", "keygen", "--if-missing", stdout=io.StringIO())
+    assert keys.key_path().read_bytes() == before
 
 
 # --- tampering ---------------------------------------------------------------------------

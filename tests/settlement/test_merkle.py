@@ -117,6 +117,14 @@ def test_every_consistency_proof_to_64_verifies_and_any_change_is_refused(tree):
     assert not merkle.verify_consistency(5, 4, tree.root(5), tree.root(4), [])
 
 
+def test_a_streaming_frontier_gives_every_head(tree):
+    frontier = merkle.Frontier()
+    for i in range(300):
+        frontier.append(merkle.leaf_hash(data(i)))
+        assert frontier.root() == tree.root(i + 1)
+    assert merkle.Frontier().root() == merkle.EMPTY_ROOT
+
+
 def test_appending_in_batches_stores_the_same_nodes_as_one_at_a_time():
     one_by_one = MemoryTree()
     for i in range(300):

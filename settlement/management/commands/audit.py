@@ -23,6 +23,7 @@ class Command(BaseCommand):
         which.add_argument("--leaf", type=int)
         keygen = sub.add_parser("keygen", help="create the checkpoint signing key (mode 0600)")
         keygen.add_argument("--rotate", action="store_true", help="replace the current key")
+        keygen.add_argument("--if-missing", action="store_true", help="do nothing if one exists")
 
     def handle(self, *args, action: str, **options):
         try:
@@ -60,6 +61,9 @@ class Command(BaseCommand):
                 raise CommandError(f"transfer {transfer} has no audit leaf (not settled?)")
         self.stdout.write(receipt_json(leaf_index=leaf))
 
-    def keygen(self, *, rotate: bool, **options) -> None:
+    def keygen(self, *, rotate: bool, if_missing: bool, **options) -> None:
+        if if_missing and keys.key_path().exists():
+            self.stdout.write(f"{keys.key_path()} exists; verifier key: {keys.signer()[0]}")
+            return
         verifier = keys.signing_key_create(rotate=rotate)
         self.stdout.write(f"wrote {keys.key_path()} (mode 0600)\nverifier key: {verifier}")
