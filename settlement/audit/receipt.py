@@ -1,6 +1,8 @@
-"""Check an audit receipt with nothing but the standard library and `cryptography`:
+"""Check an audit receipt, or a whole exported log, with nothing but the standard library
+and `cryptography`:
 
     python -m settlement.audit.receipt verify receipt.json [--key VERIFIER_KEY]
+    python -m settlement.audit.receipt verify-export log.jsonl [--key VERIFIER_KEY ...]
 
 A receipt proves that one settled transfer (its leaf bytes) is in the log whose head the
 central bank signed. Pass the bank's published verifier key with --key; without it, the
@@ -54,13 +56,72 @@ def verify_receipt(receipt: dict, *, trusted_key: str | None = None) -> dict:
         raise ReceiptInvalid("leaf is not JSON") from error
 
 
+def verify_export(lines, *, trusted_keys: list[str] | None = None) -> tuple[int, int]:
+    """Recompute an `audit export`: every leaf hash, the hash chain, and every checkpoint's
+    head and signature. Returns (leaves, checkpoints); raises ReceiptInvalid saying where."""
+    import hashlib
+
+    chain = bytes(32)
+    frontier = merkle.Frontier()
+    heads: dict[int, bytes] = {}
+    keys_in_export, checkpoints, wanted = [], [], set()
+    for number, line in enumerate(lines, start=1):
+        record = json.loads(line)
+        kind = record.get("type")
+        if kind == "key":
+            keys_in_export.append(record["verifier_key"])
+        elif kind == "leaf":
+            if record["index"] != frontier.size:
+                raise ReceiptInvalid(f"line {number}: expected leaf {frontier.size}")
+            leaf_hash = merkle.leaf_hash(base64.b64decode(record["leaf"], validate=True))
+            if leaf_hash.hex() != record["leaf_hash"]:
+                raise ReceiptInvalid(f"leaf {record['index']}: hash is not of its bytes")
+            chain = hashlib.sha256(b"\x02" + chain + leaf_hash).digest()
+            if chain.hex() != record["chain_hash"]:
+                raise ReceiptInvalid(f"leaf {record['index']}: chain hash does not follow")
+            frontier.append(leaf_hash)
+            if frontier.size in wanted:
+                heads[frontier.size] = frontier.root()
+        elif kind == "checkpoint":  # they come before the leaves, so their sizes are known
+            checkpoints.append(record)
+            wanted.add(record["size"])
+        else:
+            raise ReceiptInvalid(f"line {number}: unknown record type {kind!r}")
+    try:
+        verifiers = [parse_verifier_key(k) for k in (trusted_keys or keys_in_export)]
+    except NoteError as error:
+        raise ReceiptInvalid(f"key: {error}") from error
+    for record in checkpoints:
+        try:
+            signed = parse_checkpoint(open_note(record["note"], verifiers).text)
+        except NoteError as error:
+            raise ReceiptInvalid(f"checkpoint {record['height']}: {error}") from error
+        if heads.get(signed.size, merkle.EMPTY_ROOT if signed.size == 0 else None) != (
+            signed.root_hash
+        ):
+            raise ReceiptInvalid(f"checkpoint {record['height']}: head is not of the leaves")
+    return frontier.size, len(checkpoints)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m settlement.audit.receipt")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("verify", help="check a receipt file")
     check.add_argument("path")
     check.add_argument("--key", help="the central bank's published verifier key")
+    whole = sub.add_parser("verify-export", help="recheck a whole `audit export` file")
+    whole.add_argument("path")
+    whole.add_argument("--key", action="append", help="a trusted verifier key (repeatable)")
     args = parser.parse_args(argv)
+    if args.command == "verify-export":
+        try:
+            with open(args.path, encoding="utf-8") as handle:
+                leaves, checkpoints = verify_export(handle, trusted_keys=args.key)
+        except (OSError, ValueError, KeyError) as error:
+            print(f"invalid: {error}")
+            return 1
+        print(f"valid: {leaves} leaves, chain and {checkpoints} signed checkpoints recomputed")
+        return 0
     try:
         with open(args.path, encoding="utf-8") as handle:
             receipt = json.load(handle)

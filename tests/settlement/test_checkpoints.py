@@ -161,3 +161,69 @@ def test_a_log_truncated_below_its_checkpoint_is_named(paid):
     report = audit_verify()
     assert not report.ok  # the head row, the coverage or the checkpoint names it first
     assert report.mismatch.check in {"head", "coverage", "checkpoints"}
+
+
+# --- incremental verification and export ---------------------------------------------------
+
+
+@pytest.fixture
+def three_checkpoints(paid):
+    world, alice, bob, _ = paid
+    sealed = [checkpoint_seal()]
+    for amount in (1, 2):
+        world.pay(alice, bob, amount)
+        sealed.append(checkpoint_seal())
+    world.pay(alice, bob, 3)  # one leaf beyond the last checkpoint
+    return sealed
+
+
+def test_verify_since_checks_only_what_follows_a_trusted_checkpoint(three_checkpoints):
+    second = three_checkpoints[1]
+    report = audit_verify(since=1)
+    assert report.ok, report.mismatch
+    assert report.checkpoints == 2
+    assert report.leaves == AuditLeaf.objects.count()
+    assert report.leaves_checked == report.leaves - second.size
+    # What lies before the trusted checkpoint is not rechecked (the full run catches it)...
+    AuditLeaf.objects.filter(index=0).update(chain_hash=bytes(32))
+    assert audit_verify(since=1).ok
+    assert audit_verify().mismatch.check == "chain"
+
+
+def test_verify_since_refuses_stored_nodes_that_do_not_give_the_signed_head(three_checkpoints):
+    size = three_checkpoints[1].size
+    # The largest perfect subtree at the left edge of checkpoint 1's tree.
+    MerkleNode.objects.filter(level=size.bit_length() - 1, index=0).update(hash=bytes(32))
+    report = audit_verify(since=1)
+    assert report.mismatch.check == "checkpoints"
+    assert "stored Merkle nodes" in report.mismatch.detail
+
+
+def test_an_export_rechecks_offline_and_a_flipped_leaf_byte_fails(three_checkpoints, tmp_path):
+    from settlement.audit.receipt import verify_export
+
+    out = io.StringIO()
+    call_command("audit", "export", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert verify_export(lines) == (AuditLeaf.objects.count(), 3)
+    pinned = str(keys.signer()[0])
+    assert verify_export(lines, trusted_keys=[pinned]) == (AuditLeaf.objects.count(), 3)
+
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "settlement.audit.receipt", "verify-export", str(path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("valid"), done.stdout + done.stderr
+
+    leaf_line = next(i for i, line in enumerate(lines) if '"type": "leaf"' in line)
+    record = json.loads(lines[leaf_line])
+    data = bytearray(base64.b64decode(record["leaf"]))
+    data[10] ^= 1
+    record["leaf"] = base64.b64encode(bytes(data)).decode()
+    tampered = [*lines[:leaf_line], json.dumps(record), *lines[leaf_line + 1 :]]
+    with pytest.raises(ReceiptInvalid, match="hash is not of its bytes"):
+        verify_export(tampered)
+    stranger = Verifier.from_public(keys.key_name(), Ed25519PrivateKey.generate().public_key())
+    with pytest.raises(ReceiptInvalid, match="no verifiable signatures"):
+        verify_export(lines, trusted_keys=[str(stranger)])

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ewallet.errors import EwalletError
 from ewallet.money import format_fen
 from settlement.audit import keys
-from settlement.audit.checkpoint import checkpoint_seal, receipt_json
+from settlement.audit.checkpoint import audit_export, checkpoint_seal, receipt_json
 from settlement.audit.verify import audit_verify
 from settlement.models import AuditLeaf
 
@@ -15,7 +15,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("verify", help="recompute leaves, chain, checkpoints and money invariants")
+        verify = sub.add_parser(
+            "verify", help="recompute leaves, chain, checkpoints and money invariants"
+        )
+        verify.add_argument(
+            "--since", type=int, metavar="HEIGHT", help="check only from this checkpoint on"
+        )
+        export = sub.add_parser("export", help="write keys, leaves and checkpoints as JSON lines")
+        export.add_argument("--out", help="a file (default: standard output)")
         sub.add_parser("checkpoint", help="seal a signed checkpoint over new leaves now")
         proof = sub.add_parser("proof", help="print a JSON receipt for one settled transfer")
         which = proof.add_mutually_exclusive_group(required=True)
@@ -31,20 +38,29 @@ class Command(BaseCommand):
         except (EwalletError, FileExistsError) as error:
             raise CommandError(str(error)) from error
 
-    def verify(self, **options) -> None:
-        report = audit_verify()
-        rate = report.leaves / report.seconds if report.seconds else 0.0
+    def verify(self, *, since: int | None, **options) -> None:
+        report = audit_verify(since=since)
+        rate = report.leaves_checked / report.seconds if report.seconds else 0.0
         if not report.ok:
             raise CommandError(f"audit verify FAILED at {report.mismatch}")
         totals = report.totals
         self.stdout.write(
-            f"audit verify OK: {report.leaves} leaves, {report.checkpoints} checkpoints, "
+            f"audit verify OK: {report.leaves} leaves ({report.leaves_checked} checked), "
+            f"{report.checkpoints} checkpoints, "
             f"{report.transfers} transfers, {report.postings} postings, {report.accounts} "
             f"accounts in {report.seconds:.2f}s ({rate:,.0f} leaves/s)\n"
             f"chain head {report.chain_head.hex()}\n"
             f"circulation {format_fen(totals.circulation)} == -issuance "
             f"{format_fen(-totals.issuance)} == backing {format_fen(totals.backing)} CNY"
         )
+
+    def export(self, *, out: str | None, **options) -> None:
+        if out is None:
+            count = audit_export(self.stdout)
+        else:
+            with open(out, "w", encoding="utf-8") as handle:
+                count = audit_export(handle)
+            self.stderr.write(f"wrote {count} lines to {out}")
 
     def checkpoint(self, **options) -> None:
         sealed = checkpoint_seal()
