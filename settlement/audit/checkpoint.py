@@ -24,6 +24,8 @@ from settlement.models import AuditHead, AuditLeaf, Checkpoint, MerkleNode
 from settlement.sql import insert_rows
 
 SEAL_LOCK = 0x65434E59  # "eCNY": the advisory lock id that serialises sealers
+# A seal over a long backlog stops here and the next one goes on, so memory stays bounded.
+MAX_LEAVES_PER_SEAL = 200_000
 
 
 def node_reader():
@@ -64,7 +66,8 @@ def note_hash(note: str) -> bytes:
 
 @transaction.atomic
 def checkpoint_seal() -> Checkpoint | None:
-    """Seal a checkpoint over every leaf so far; None if there is nothing new."""
+    """Seal a checkpoint over the leaves so far (at most MAX_LEAVES_PER_SEAL new ones);
+    None if there is nothing new."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK])
@@ -73,6 +76,7 @@ def checkpoint_seal() -> Checkpoint | None:
     head = AuditHead.objects.filter(pk=1).values_list("size", flat=True).first() or 0
     if head <= sealed:
         return None
+    head = min(head, sealed + MAX_LEAVES_PER_SEAL)
     verifier, private = keys.signer()
     hashes = [
         bytes(h)
@@ -85,7 +89,8 @@ def checkpoint_seal() -> Checkpoint | None:
     insert_rows(MerkleNode._meta.db_table, ["level", "index", "hash"], nodes)
     made = {(level, index): value for level, index, value in nodes}
     root = merkle.root(head, lambda level, index: made.get((level, index)) or get(level, index))
-    now = timezone.now()
+    # Never earlier than the last one, even if this machine's clock is behind its sealer's.
+    now = max(timezone.now(), last.created_at) if last else timezone.now()
     previous = note_hash(last.note) if last else ZERO_HASH
     text = CheckpointText(
         origin=keys.key_name(),
@@ -116,8 +121,11 @@ def receipt(*, leaf_index: int) -> dict:
     if leaf is None:
         raise EwalletError(ErrorCode.NOT_FOUND, f"no audit leaf {leaf_index}")
     latest = Checkpoint.objects.order_by("-height").first()
-    if latest is None or latest.size <= leaf_index:
-        latest = checkpoint_seal() or Checkpoint.objects.order_by("-height").first()
+    while latest is None or latest.size <= leaf_index:
+        sealed = checkpoint_seal()
+        if sealed is None:
+            break
+        latest = sealed
     if latest is None or latest.size <= leaf_index:
         raise EwalletError(ErrorCode.NOT_CHECKPOINTED, f"leaf {leaf_index} is not checkpointed")
     verifier = keys.verifiers()[latest.key_hash][0]

@@ -227,3 +227,16 @@ def test_an_export_rechecks_offline_and_a_flipped_leaf_byte_fails(three_checkpoi
     stranger = Verifier.from_public(keys.key_name(), Ed25519PrivateKey.generate().public_key())
     with pytest.raises(ReceiptInvalid, match="no verifiable signatures"):
         verify_export(lines, trusted_keys=[str(stranger)])
+
+
+def test_a_long_backlog_is_sealed_in_bounded_steps(paid, monkeypatch):
+    from settlement.audit import checkpoint
+
+    monkeypatch.setattr(checkpoint, "MAX_LEAVES_PER_SEAL", 4)
+    call_command("audit", "checkpoint", stdout=io.StringIO())
+    sizes = list(Checkpoint.objects.order_by("height").values_list("size", flat=True))
+    total = AuditLeaf.objects.count()
+    assert sizes == [*range(4, total, 4), total] if total % 4 else list(range(4, total + 1, 4))
+    report = audit_verify()
+    assert report.ok, report.mismatch
+    assert report.checkpoints == len(sizes)
