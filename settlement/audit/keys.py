@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.utils import timezone
 
@@ -60,8 +60,6 @@ def signer() -> tuple[Verifier, Ed25519PrivateKey]:
 
 def verifiers() -> dict[str, tuple[Verifier, SigningKey]]:
     """Every key that ever signed, by hex key hash."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     known = {}
     for row in SigningKey.objects.all():
         key = Ed25519PublicKey.from_public_bytes(bytes(row.public_key))
