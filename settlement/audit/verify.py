@@ -121,18 +121,19 @@ def _resume_from(report: VerifyReport, height: int) -> _Start:
     # The perfect subtrees covering [0, size), left to right, as a streaming frontier.
     frontier = merkle.Frontier()
     frontier.size = size
-    offsets, offset = [], 0
-    for bit in reversed(range(size.bit_length())):
-        if size >> bit & 1:
-            offsets.append((bit, offset >> bit))
-            offset += 1 << bit
-    frontier.roots = with_stored_nodes(lambda get: [get(level, i) for level, i in offsets])
+    pieces = merkle.perfect_subtrees(0, size)
+    try:
+        frontier.roots = with_stored_nodes(lambda get: [get(level, i) for level, i in pieces])
+    except KeyError:
+        _fail("checkpoints", f"stored Merkle nodes for checkpoint {height} are missing")
     if frontier.root() != bytes(checkpoint.root_hash):
         _fail("checkpoints", f"stored Merkle nodes do not give checkpoint {height}'s head")
     report.heads[size] = frontier.root()
-    chain = bytes(AuditLeaf.objects.values_list("chain_hash", flat=True).get(index=size - 1))
+    chain = AuditLeaf.objects.filter(index=size - 1).values_list("chain_hash", flat=True).first()
+    if chain is None:
+        _fail("checkpoints", f"checkpoint {height} covers {size} leaves; the log is shorter")
     previous = Checkpoint.objects.filter(height=height - 1).first()
-    return _Start(size, chain, frontier, previous, height)
+    return _Start(size, bytes(chain), frontier, previous, height)
 
 
 def _check_leaves(report: VerifyReport, start: _Start) -> None:

@@ -240,3 +240,10 @@ def test_a_long_backlog_is_sealed_in_bounded_steps(paid, monkeypatch):
     report = audit_verify()
     assert report.ok, report.mismatch
     assert report.checkpoints == len(sizes)
+
+
+def test_verify_since_names_missing_nodes_or_leaves(three_checkpoints):
+    size = three_checkpoints[1].size
+    MerkleNode.objects.filter(level=size.bit_length() - 1, index=0).delete()
+    assert "missing" in audit_verify(since=1).mismatch.detail
+    assert audit_verify(since=99).mismatch.detail == "there is no checkpoint 99 to verify from"
