@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "settlement",
     "wallets",
 ]
@@ -157,6 +159,62 @@ EWALLET_AUDIT_ORIGIN = os.environ.get("EWALLET_AUDIT_ORIGIN", "ecny.example/pboc
 EWALLET_AUDIT_KEY_FILE = Path(
     os.environ.get("EWALLET_AUDIT_KEY_FILE", VAR_DIR / "keys" / "audit-signing-key.pem")
 )
+
+# --- The REST API -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "wallets.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["wallets.api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "ewallet.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "e-CNY wallet API",
+    "DESCRIPTION": (
+        "Wallets, payments, issuance and the audit log of the e-CNY wallet prototype. "
+        "Amounts are strings of yuan with at most two decimals (and integers of fen in "
+        "`*_fen` fields). Errors are RFC 9457 problem details with a stable `code`. "
+        "Every money-moving POST needs an `Idempotency-Key` header."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "TransferStateEnum": "settlement.models.TransferState",
+        "TransferKindEnum": "settlement.models.TransferKind",
+        "AccountStatusEnum": "settlement.models.AccountStatus",
+        "RejectCodeEnum": "settlement.models.RejectCode",
+        "HolderKindEnum": "wallets.models.HolderKind",
+        "WalletKindEnum": "wallets.models.WalletKind",
+        "KycMethodEnum": "wallets.models.KycMethod",
+        "IssuanceStateEnum": "wallets.models.IssuanceState",
+        "IssuanceDirectionEnum": "wallets.models.IssuanceDirection",
+        "MoneyDirectionEnum": [("in", "in"), ("out", "out")],
+        "HealthStatusEnum": [("ok", "ok"), ("degraded", "degraded")],
+    },
+}
+# Problem `type` URIs are this plus the code in kebab case (RFC 9457 section 3.1.1).
+EWALLET_PROBLEM_BASE_URL = os.environ.get(
+    "EWALLET_PROBLEM_BASE_URL", "https://ecny.example/problems/"
+)
+# Per token (or signed-in user) and per address for anonymous callers: "N/s", "N/min"...
+EWALLET_API_RATE = os.environ.get("EWALLET_API_RATE", "2000/s")
+EWALLET_API_ANON_RATE = os.environ.get("EWALLET_API_ANON_RATE", "50/s")
+# An Idempotency-Key claimed this long ago by a request that never finished is free again.
+EWALLET_IDEMPOTENCY_CLAIM_SECONDS = env_int("EWALLET_IDEMPOTENCY_CLAIM_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

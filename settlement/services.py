@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
-from ewallet.errors import ErrorCode
+from ewallet.errors import ErrorCode, EwalletError
 from ewallet.money import require_fen
 from settlement import doorbell
 from settlement.batch import BatchResult, settle_batch
@@ -23,8 +24,9 @@ from settlement.models import (
     Transfer,
     TransferKind,
     TransferLeg,
+    TransferState,
 )
-from settlement.sql import fetch, insert_rows
+from settlement.sql import array_literal, fetch, insert_rows
 
 
 @dataclass(frozen=True)
@@ -85,13 +87,7 @@ def transfer_submit(
     wanted = [(leg.debit_id, leg.credit_id, require_fen(leg.amount)) for leg in legs]
     ids = {account for debit, credit, _ in wanted for account in (debit, credit)}
     assets = dict(Account.objects.filter(id__in=ids).values_list("id", "asset"))
-    if missing := ids - set(assets):
-        raise TransferInvalid(ErrorCode.NOT_FOUND, f"no such account: {sorted(missing)}")
-    for debit, credit, _ in wanted:
-        if debit == credit:
-            raise TransferInvalid(ErrorCode.SAME_ACCOUNT, "payer and payee are the same account")
-        if assets[debit] != assets[credit]:
-            raise TransferInvalid(ErrorCode.ASSET_MISMATCH, "a leg must move a single asset")
+    _check_legs(wanted, assets)
 
     transfer = Transfer(kind=kind, idempotency_key=idempotency_key, memo=memo[:140])
     rows = fetch(
@@ -120,6 +116,154 @@ def transfer_submit(
     )
     doorbell.ring_on_commit()
     return transfer, True
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    kind: TransferKind
+    legs: Sequence[LegSpec]
+    idempotency_key: str
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """One item of a batch: the transfer (created or replayed), or why it was refused."""
+
+    transfer: Transfer | None = None
+    created: bool = False
+    error: EwalletError | None = None
+
+
+@transaction.atomic
+def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
+    """Queue many transfers at once, each independently: a bad item is refused alone.
+
+    Set-based: one query for the accounts' assets, one multi-row INSERT ... ON CONFLICT
+    for the transfers, one COPY for their legs, and one doorbell; replays (keys seen
+    before, in an earlier request or earlier in this one) are checked like
+    `transfer_submit`'s.
+    """
+    wanted: list[list[tuple[int, int, int]] | None] = []
+    errors: dict[int, EwalletError] = {}
+    for index, spec in enumerate(specs):
+        try:
+            if not spec.legs:
+                raise TransferInvalid(ErrorCode.INVALID_INPUT, "a transfer needs at least one leg")
+            if not spec.idempotency_key or len(spec.idempotency_key) > 200:
+                raise TransferInvalid(
+                    ErrorCode.INVALID_INPUT, "idempotency key must be 1 to 200 characters"
+                )
+            TransferKind(spec.kind)
+            wanted.append(
+                [(leg.debit_id, leg.credit_id, require_fen(leg.amount)) for leg in spec.legs]
+            )
+        except EwalletError as error:
+            errors[index] = error
+            wanted.append(None)
+    ids = {a for legs in wanted if legs for debit, credit, _ in legs for a in (debit, credit)}
+    assets = dict(Account.objects.filter(id__in=ids).values_list("id", "asset"))
+    for index, legs in enumerate(wanted):
+        if legs is None:
+            continue
+        try:
+            _check_legs(legs, assets)
+        except EwalletError as error:
+            errors[index] = error
+            wanted[index] = None
+
+    fresh = [i for i, legs in enumerate(wanted) if legs is not None]
+    inserted = _insert_transfers([specs[i] for i in fresh])
+    created: dict[int, Transfer] = {}
+    seen: set[str] = set()
+    legs_rows = []
+    for index in fresh:
+        spec = specs[index]
+        key = spec.idempotency_key
+        if key in inserted and key not in seen:
+            seen.add(key)
+            transfer = Transfer(
+                pk=inserted[key][0],
+                kind=spec.kind,
+                idempotency_key=key,
+                memo=spec.memo[:140],
+                created_at=inserted[key][1],
+            )
+            transfer._state.adding = False
+            created[index] = transfer
+            legs_rows += [
+                (transfer.pk, seq, assets[debit], debit, credit, amount)
+                for seq, (debit, credit, amount) in enumerate(wanted[index])
+            ]
+    insert_rows(
+        TransferLeg._meta.db_table,
+        ["transfer_id", "seq", "asset", "debit_id", "credit_id", "amount"],
+        legs_rows,
+    )
+    outcomes = []
+    for index, spec in enumerate(specs):
+        if index in errors:
+            outcomes.append(SubmitOutcome(error=errors[index]))
+        elif index in created:
+            outcomes.append(SubmitOutcome(transfer=created[index], created=True))
+        else:
+            try:
+                replay = _find_replay(spec.idempotency_key, spec.kind, wanted[index])
+                outcomes.append(SubmitOutcome(transfer=replay))
+            except EwalletError as error:
+                outcomes.append(SubmitOutcome(error=error))
+    if created:
+        doorbell.ring_on_commit()
+    return outcomes
+
+
+def _check_legs(legs: list[tuple[int, int, int]], assets: dict[int, str]) -> None:
+    if missing := {a for debit, credit, _ in legs for a in (debit, credit)} - set(assets):
+        raise TransferInvalid(ErrorCode.NOT_FOUND, f"no such account: {sorted(missing)}")
+    for debit, credit, _ in legs:
+        if debit == credit:
+            raise TransferInvalid(ErrorCode.SAME_ACCOUNT, "payer and payee are the same account")
+        if assets[debit] != assets[credit]:
+            raise TransferInvalid(ErrorCode.ASSET_MISMATCH, "a leg must move a single asset")
+
+
+def _insert_transfers(specs: Sequence[TransferSpec]) -> dict[str, tuple[int, object]]:
+    """INSERT the transfers whose keys are new; returns {key: (id, created_at)} of those."""
+    if not specs:
+        return {}
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    table = Transfer._meta.db_table
+    columns = "(kind, state, reject_code, idempotency_key, memo, created_at)"
+    tail = "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
+    if connection.vendor == "postgresql":
+        rows = fetch(
+            f"INSERT INTO {table} {columns} SELECT k, %s, '', i, m, %s "
+            "FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS v(k, i, m, ord) "
+            f"ORDER BY ord {tail}",
+            [
+                TransferState.RECEIVED,
+                stamp,
+                array_literal([str(spec.kind) for spec in specs]),
+                array_literal([spec.idempotency_key for spec in specs]),
+                array_literal([spec.memo[:140] for spec in specs]),
+            ],
+        )
+    else:
+        values = ", ".join(["(%s, %s, '', %s, %s, %s)"] * len(specs))
+        params = [
+            value
+            for spec in specs
+            for value in (
+                str(spec.kind),
+                TransferState.RECEIVED,
+                spec.idempotency_key,
+                spec.memo[:140],
+                stamp,
+            )
+        ]
+        rows = fetch(f"INSERT INTO {table} {columns} VALUES {values} {tail}", params)
+    return {key: (pk, now) for pk, key in rows}
 
 
 def _find_replay(key: str, kind: str, wanted: list[tuple[int, int, int]]) -> Transfer:

@@ -6,6 +6,8 @@ functions decide which accounts and how much, settlement decides whether it can 
 """
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,7 +16,7 @@ from ewallet.errors import ErrorCode
 from ewallet.money import require_fen
 from settlement import services as ledger
 from settlement.models import AccountKind, AccountStatus, Asset, Transfer, TransferKind
-from settlement.services import LegSpec
+from settlement.services import LegSpec, SubmitOutcome, TransferSpec
 from wallets.catalogue import seed_reference_data
 from wallets.exceptions import WalletError
 from wallets.models import (
@@ -260,6 +262,15 @@ def wallet_open(
 
 
 @transaction.atomic
+def holder_onboard(
+    *, actor, operator: Operator, wallet_class: int | None = None, **holder_fields
+) -> Wallet:
+    """A new holder after KYC and their first wallet at `operator`, both or neither."""
+    holder = holder_register(**holder_fields)
+    return wallet_open(actor=actor, holder=holder, operator=operator, wallet_class=wallet_class)
+
+
+@transaction.atomic
 def wallet_change_class(*, actor, wallet: Wallet, wallet_class: int) -> Wallet:
     """Upgrade or downgrade; a stronger class needs the KYC for it."""
     klass = _class_allowed(wallet.holder, wallet_class)
@@ -363,3 +374,47 @@ def payment_submit(
         memo=memo,
     )
     return transfer
+
+
+@dataclass(frozen=True)
+class PaymentSpec:
+    payer: str  # wallet numbers
+    payee: str
+    amount: int
+    idempotency_key: str
+    memo: str = ""
+
+
+def payments_submit_many(
+    *, operator_id: int, payments: Sequence[PaymentSpec]
+) -> list[SubmitOutcome]:
+    """An operator's batch of payments from its own wallets; each item queued or refused alone.
+
+    One query finds every wallet named; the ledger queues the valid items set-based.
+    """
+    numbers = {number for spec in payments for number in (spec.payer, spec.payee)}
+    wallets = {
+        wallet.number: wallet
+        for wallet in Wallet.objects.filter(number__in=numbers).only(
+            "number", "account_id", "operator_id", "kind"
+        )
+    }
+    outcomes: dict[int, SubmitOutcome] = {}
+    queued: list[tuple[int, TransferSpec]] = []
+    for index, spec in enumerate(payments):
+        payer, payee = wallets.get(spec.payer), wallets.get(spec.payee)
+        if payer is None or payer.operator_id != operator_id:
+            error = WalletError(
+                ErrorCode.NOT_FOUND, f"no wallet {spec.payer} at this operator", field="payer"
+            )
+            outcomes[index] = SubmitOutcome(error=error)
+        elif payee is None:
+            error = WalletError(ErrorCode.NOT_FOUND, f"no wallet {spec.payee}", field="payee")
+            outcomes[index] = SubmitOutcome(error=error)
+        else:
+            kind = TransferKind.MERCHANT if payee.kind == WalletKind.MERCHANT else TransferKind.P2P
+            legs = [LegSpec(payer.account_id, payee.account_id, spec.amount)]
+            queued.append((index, TransferSpec(kind, legs, spec.idempotency_key, spec.memo)))
+    submitted = ledger.transfers_submit_many([spec for _, spec in queued])
+    outcomes.update((index, outcome) for (index, _), outcome in zip(queued, submitted, strict=True))
+    return [outcomes[index] for index in range(len(payments))]

@@ -1,0 +1,122 @@
+"""Idempotency-Key for money-moving requests (Stripe's and the IETF draft's semantics).
+
+The first request with a key claims it (a committed row, so others see it at once), runs,
+and stores its response. Then, for the same caller and key:
+- the same request again  -> the first response, replayed, `Idempotent-Replayed: true`;
+- a different request     -> 422 IDEMPOTENCY_CONFLICT;
+- while the first is still running -> 409 IDEMPOTENCY_IN_FLIGHT (retry after a second).
+A server error (5xx) releases the key so the client can retry; so does a claim older than
+EWALLET_IDEMPOTENCY_CLAIM_SECONDS, left by a process that died.
+"""
+
+import functools
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from ewallet.errors import ErrorCode, EwalletError
+from wallets.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_KEPT_HEADERS = ("Location", "Content-Type")
+
+
+def request_fingerprint(request) -> str:
+    """Method, path and body (as parsed JSON, so key order and spacing do not matter)."""
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def idempotency_key(request) -> str:
+    key = request.headers.get(HEADER, "")
+    if not key:
+        raise EwalletError(
+            ErrorCode.IDEMPOTENCY_KEY_MISSING, f"this request needs an {HEADER} header"
+        )
+    if len(key) > 200 or not key.isprintable() or not key.isascii():
+        raise EwalletError(
+            ErrorCode.INVALID_INPUT, f"{HEADER} must be 1 to 200 printable ASCII characters"
+        )
+    return key
+
+
+def _claim(user, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                user=user, key=key, request_hash=fingerprint
+            ), True
+    except IntegrityError:
+        return IdempotencyRecord.objects.get(user=user, key=key), False
+
+
+def _take_over_if_abandoned(record: IdempotencyRecord) -> bool:
+    """A claim never completed by a process that died is taken over, by one caller only."""
+    limit = timezone.now() - timedelta(seconds=settings.EWALLET_IDEMPOTENCY_CLAIM_SECONDS)
+    if record.created_at > limit:
+        return False
+    return bool(
+        IdempotencyRecord.objects.filter(
+            pk=record.pk, status_code__isnull=True, created_at=record.created_at
+        ).update(created_at=timezone.now())
+    )
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    headers = {**record.response_headers, REPLAYED_HEADER: "true"}
+    content_type = headers.pop("Content-Type", None)
+    return Response(
+        record.response_body,
+        status=record.status_code,
+        headers=headers,
+        content_type=content_type,
+    )
+
+
+def idempotent(handler):
+    """Wrap an APIView method (after authentication) so that its key replays its result."""
+
+    @functools.wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = idempotency_key(request)
+        fingerprint = request_fingerprint(request)
+        record, claimed = _claim(request.user, key, fingerprint)
+        if not claimed:
+            if record.request_hash != fingerprint:
+                raise EwalletError(
+                    ErrorCode.IDEMPOTENCY_CONFLICT,
+                    f"{HEADER} {key!r} was already used for a different request",
+                )
+            if record.status_code is not None:
+                return _replay(record)
+            if not _take_over_if_abandoned(record):
+                raise EwalletError(
+                    ErrorCode.IDEMPOTENCY_IN_FLIGHT,
+                    f"the first request with {HEADER} {key!r} is still being processed",
+                    retry_after=1,
+                )
+        try:
+            response = handler(view, request, *args, **kwargs)
+        except Exception as exc:  # rendered here so that the problem is what gets stored
+            response = view.handle_exception(exc)
+        if response.status_code >= 500:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            return response
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            status_code=response.status_code,
+            # As the client saw it (datetimes as strings), so a replay is the same JSON.
+            response_body=json.loads(json.dumps(response.data, cls=JSONEncoder)),
+            response_headers={h: response[h] for h in _KEPT_HEADERS if response.has_header(h)}
+            | ({"Content-Type": response.content_type} if response.content_type else {}),
+            completed_at=timezone.now(),
+        )
+        return response
+
+    return wrapper

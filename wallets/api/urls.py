@@ -1,0 +1,46 @@
+"""/api/v1/ routes."""
+
+from django.urls import path
+
+from wallets.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("health", views.HealthView.as_view(), name="health"),
+    path("me", views.MeView.as_view(), name="me"),
+    path("tokens", views.TokensView.as_view(), name="tokens"),
+    path("tokens/<int:token_id>", views.TokenView.as_view(), name="token"),
+    path("wallets", views.WalletsView.as_view(), name="wallets"),
+    path("wallets/<str:number>", views.WalletView.as_view(), name="wallet"),
+    path("wallets/<str:number>/history", views.WalletHistoryView.as_view(), name="history"),
+    path("wallets/<str:number>/class", views.WalletClassView.as_view(), name="wallet-class"),
+    path("wallets/<str:number>/status", views.WalletStatusView.as_view(), name="wallet-status"),
+    path("wallets/<str:number>/load", views.WalletLoadView.as_view(), name="wallet-load"),
+    path("wallets/<str:number>/unload", views.WalletUnloadView.as_view(), name="wallet-unload"),
+    path("transfers", views.TransfersView.as_view(), name="transfers"),
+    path("transfers/batch", views.TransferBatchView.as_view(), name="transfer-batch"),
+    path("transfers/<int:transfer_id>", views.TransferView.as_view(), name="transfer"),
+    path(
+        "transfers/<int:transfer_id>/receipt",
+        views.TransferReceiptView.as_view(),
+        name="transfer-receipt",
+    ),
+    path("issuances", views.IssuancesView.as_view(), name="issuances"),
+    path("issuances/<int:issuance_id>", views.IssuanceView.as_view(), name="issuance"),
+    path(
+        "issuances/<int:issuance_id>/approve",
+        views.IssuanceApproveView.as_view(),
+        name="issuance-approve",
+    ),
+    path(
+        "issuances/<int:issuance_id>/reject",
+        views.IssuanceRejectView.as_view(),
+        name="issuance-reject",
+    ),
+    path("money-supply", views.MoneySupplyView.as_view(), name="money-supply"),
+    path("audit/checkpoints", views.CheckpointsView.as_view(), name="checkpoints"),
+    path("audit/checkpoints/latest", views.LatestCheckpointView.as_view(), name="latest"),
+    path("audit/keys", views.SigningKeysView.as_view(), name="keys"),
+    path("audit/consistency", views.ConsistencyView.as_view(), name="consistency"),
+]

@@ -1,0 +1,655 @@
+"""The REST wallet API, /api/v1/. Each view: parse input, scope, one service, present.
+
+Scope comes from `wallets.selectors`: an object outside the caller's scope is a 404, the
+same as one that does not exist; one the caller may see but not act on is a 403.
+"""
+
+import time
+from datetime import timedelta
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ewallet.errors import ErrorCode, EwalletError
+from settlement.audit import keys, merkle
+from settlement.audit.checkpoint import receipt, with_stored_nodes
+from settlement.models import (
+    Account,
+    AuditLeaf,
+    Checkpoint,
+    Transfer,
+    TransferKind,
+    TransferLeg,
+    TransferState,
+)
+from wallets import selectors, services
+from wallets.api import present
+from wallets.api import serializers as s
+from wallets.api.fields import parse
+from wallets.api.health import health_report
+from wallets.api.idempotency import idempotency_key, idempotent
+from wallets.api.schema import (
+    IDEMPOTENCY_KEY,
+    INSUFFICIENT_EXAMPLE,
+    LOCATION,
+    PAGE_PARAMETERS,
+    PAYMENT_EXAMPLE,
+    REPLAYED,
+    NewestFirst,
+    page_of,
+    problems,
+)
+from wallets.api.tokens import token_issue, token_revoke
+from wallets.models import ApiToken, Holder, Operator, Wallet
+from wallets.roles import Role
+from wallets.selectors import Principal
+
+# The longest a client may ask a payment to wait for its settlement.
+MAX_WAIT_MS = 10_000
+WAIT_POLL_SECONDS = 0.01
+
+
+def principal(request) -> Principal:
+    if not hasattr(request, "_principal"):
+        request._principal = Principal(request.user)
+    return request._principal
+
+
+def ledger_key(request, key: str) -> str:
+    """The ledger's idempotency key: the client's, scoped to the caller."""
+    return f"api:{request.user.pk}:{key}"
+
+
+def page(view, request, queryset, render):
+    paginator = NewestFirst()
+    rows = paginator.paginate_queryset(queryset, request, view=view)
+    return Response(
+        {
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": [render(row) for row in rows],
+        }
+    )
+
+
+def forbidden(detail: str) -> EwalletError:
+    return EwalletError(ErrorCode.PERMISSION_DENIED, detail)
+
+
+def transfer_url(transfer: Transfer) -> str:
+    return reverse("api:transfer", kwargs={"transfer_id": transfer.pk})
+
+
+# ---------------------------------------------------------------- health, caller, tokens
+
+
+class HealthView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Liveness of the database, the broker and the settlement workers",
+        auth=[],
+        responses={200: s.HealthOut, 503: s.HealthOut, **problems(public=True)},
+    )
+    def get(self, request):
+        report = health_report()
+        return Response(report, status=200 if report["status"] == "ok" else 503)
+
+
+class MeView(APIView):
+    @extend_schema(summary="Who the caller is here", responses={200: s.MeOut, **problems()})
+    def get(self, request):
+        who = principal(request)
+        operator = Operator.objects.filter(pk=who.operator_id).values_list("code", flat=True)
+        return Response(
+            {
+                "username": request.user.get_username(),
+                "roles": sorted(who.roles),
+                "operator": operator.first() if who.operator_id else None,
+                "holder": who.holder.pseudonym if who.holder else None,
+            }
+        )
+
+
+class TokensView(APIView):
+    @extend_schema(summary="The caller's API tokens", responses={200: s.TokenOut(many=True)})
+    def get(self, request):
+        tokens = ApiToken.objects.filter(user=request.user).order_by("-pk")
+        return Response([present.token(token) for token in tokens])
+
+    @extend_schema(
+        summary="Issue an API token (its secret is shown once)",
+        request=s.TokenIn,
+        responses={201: s.TokenCreatedOut, **problems(400)},
+    )
+    def post(self, request):
+        data = parse(s.TokenIn, request.data)
+        ttl_days = data.get("ttl_days")
+        secret, token = token_issue(
+            user=request.user,
+            name=data["name"],
+            ttl=None if ttl_days is None else timedelta(days=ttl_days),
+        )
+        return Response(present.token(token, secret), status=201)
+
+
+class TokenView(APIView):
+    @extend_schema(
+        summary="Revoke one of the caller's tokens", responses={204: None, **problems(404)}
+    )
+    def delete(self, request, token_id: int):
+        token_revoke(actor=request.user, token_id=token_id)
+        return Response(status=204)
+
+
+# ---------------------------------------------------------------- wallets
+
+
+def visible_wallet(request, number: str) -> Wallet:
+    return get_object_or_404(selectors.wallets_visible_to(principal(request)), number=number)
+
+
+def operator_wallet(request, number: str) -> Wallet:
+    """A wallet the caller may act on as its operator's staff (404 unseen, 403 seen)."""
+    wallet = visible_wallet(request, number)
+    if principal(request).operator_id != wallet.operator_id:
+        raise forbidden("only the wallet's operator's staff may do this")
+    return wallet
+
+
+def transfer_response(request, transfer: Transfer, wait_ms: int = 0) -> Response:
+    """202 and the transfer while pending; 201 once decided (after waiting up to wait_ms)."""
+    deadline = time.monotonic() + wait_ms / 1000
+    while transfer.state == TransferState.RECEIVED and time.monotonic() < deadline:
+        time.sleep(WAIT_POLL_SECONDS)
+        transfer.refresh_from_db(fields=["state", "reject_code", "decided_at"])
+    legs = present.with_legs(Transfer.objects.filter(pk=transfer.pk)).get().legs.all()
+    status = 202 if transfer.state == TransferState.RECEIVED else 201
+    return Response(
+        present.transfer(transfer, legs),
+        status=status,
+        headers={"Location": transfer_url(transfer)},
+    )
+
+
+class WalletsView(APIView):
+    @extend_schema(
+        summary="Wallets the caller may see, newest first",
+        operation_id="wallets_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(s.WalletOut), **problems(400)},
+    )
+    def get(self, request):
+        who = principal(request)
+        wallets = selectors.wallets_visible_to(who)
+        return page(self, request, wallets, lambda wallet: present.wallet(wallet, who))
+
+    @extend_schema(
+        summary="Open a wallet at the caller's operator (for a new or an existing holder)",
+        description="The class defaults to the strongest the holder's KYC evidence allows.",
+        request=s.WalletOpenIn,
+        responses={201: s.WalletOut, **problems(400, 403, 404)},
+    )
+    def post(self, request):
+        who = principal(request)
+        if who.operator_id is None:
+            raise forbidden("only operator staff open wallets")
+        data = parse(s.WalletOpenIn, request.data)
+        operator = Operator.objects.get(pk=who.operator_id)
+        if "holder" in data:
+            wallet = services.holder_onboard(
+                actor=request.user,
+                operator=operator,
+                wallet_class=data.get("wallet_class"),
+                **data["holder"],
+            )
+        else:
+            holder = Holder.objects.filter(pseudonym=data["holder_id"]).first()
+            if holder is None:
+                raise EwalletError(
+                    ErrorCode.NOT_FOUND, f"no holder {data['holder_id']}", field="holder_id"
+                )
+            wallet = services.wallet_open(
+                actor=request.user,
+                holder=holder,
+                operator=operator,
+                wallet_class=data.get("wallet_class"),
+            )
+        location = reverse("api:wallet", kwargs={"number": wallet.number})
+        return Response(present.wallet(wallet, who), status=201, headers={"Location": location})
+
+
+class WalletView(APIView):
+    @extend_schema(
+        summary="A wallet: balance, class, limits and how much of them is used, status",
+        responses={200: s.WalletDetailOut, **problems(404)},
+    )
+    def get(self, request, number: str):
+        wallet = visible_wallet(request, number)
+        usage = selectors.wallet_limit_usage(wallet)
+        return Response(present.wallet_detail(wallet, principal(request), usage))
+
+
+class HistoryQuery(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    kind = serializers.ChoiceField(choices=TransferKind.choices, required=False)
+    state = serializers.ChoiceField(choices=TransferState.choices, required=False)
+    counterparty = serializers.CharField(
+        required=False, max_length=64, help_text="a wallet number or an account label"
+    )
+
+
+class WalletHistoryView(APIView):
+    @extend_schema(
+        summary="Money in and out of a wallet, newest first",
+        parameters=[HistoryQuery, *PAGE_PARAMETERS],
+        responses={200: page_of(s.HistoryEntryOut), **problems(400, 404)},
+    )
+    def get(self, request, number: str):
+        wallet = visible_wallet(request, number)
+        query = parse(HistoryQuery, request.query_params)
+        counterparty = None
+        if name := query.pop("counterparty", None):
+            label = name if ":" in name else f"wallet:{name}"
+            counterparty = Account.objects.filter(label=label).first()
+            if counterparty is None:
+                return page(self, request, TransferLeg.objects.none(), None)
+        legs = selectors.wallet_history(wallet, counterparty=counterparty, **query)
+        return page(self, request, legs, lambda leg: present.history_entry(leg, wallet.account_id))
+
+
+class WalletClassView(APIView):
+    @extend_schema(
+        summary="Upgrade or downgrade a wallet's class (stronger classes need the KYC for it)",
+        request=s.WalletClassIn,
+        responses={200: s.WalletOut, **problems(400, 403, 404)},
+    )
+    def post(self, request, number: str):
+        wallet = operator_wallet(request, number)
+        data = parse(s.WalletClassIn, request.data)
+        wallet = services.wallet_change_class(
+            actor=request.user, wallet=wallet, wallet_class=data["wallet_class"]
+        )
+        wallet.account.refresh_from_db()
+        return Response(present.wallet(wallet, principal(request)))
+
+
+class WalletStatusView(APIView):
+    @extend_schema(
+        summary="Freeze, make receive-only, unfreeze or close a wallet, with a reason",
+        description="By the wallet's operator's staff, or by a central-bank approver "
+        "(a freeze order).",
+        request=s.WalletStatusIn,
+        responses={200: s.WalletOut, **problems(400, 403, 404, 409)},
+    )
+    def post(self, request, number: str):
+        who = principal(request)
+        wallet = visible_wallet(request, number)
+        if who.operator_id != wallet.operator_id and not who.has(Role.CB_APPROVER):
+            raise forbidden("only the wallet's operator or a central-bank approver may do this")
+        data = parse(s.WalletStatusIn, request.data)
+        wallet = services.wallet_set_status(actor=request.user, wallet=wallet, **data)
+        return Response(present.wallet(wallet, who))
+
+
+class _MoveView(APIView):
+    """Load (bank deposit -> e-CNY) or unload (e-CNY -> bank deposit), by the operator."""
+
+    service = None
+
+    @idempotent
+    def post(self, request, number: str):
+        wallet = operator_wallet(request, number)
+        data = parse(s.AmountIn, request.data)
+        transfer = type(self).service(
+            actor=request.user,
+            wallet=wallet,
+            amount=data["amount"],
+            idempotency_key=ledger_key(request, idempotency_key(request)),
+        )
+        return transfer_response(request, transfer)
+
+
+def _move_schema(summary: str):
+    return extend_schema(
+        summary=summary,
+        request=s.AmountIn,
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
+        responses={
+            202: OpenApiResponse(s.TransferOut, description="queued"),
+            **problems(400, 403, 404, 409, 422),
+        },
+    )
+
+
+class WalletLoadView(_MoveView):
+    service = staticmethod(services.wallet_load)
+    post = _move_schema("Load a wallet from the holder's bank deposit")(_MoveView.post)
+
+
+class WalletUnloadView(_MoveView):
+    service = staticmethod(services.wallet_unload)
+    post = _move_schema("Unload a wallet to the holder's bank deposit")(_MoveView.post)
+
+
+# ---------------------------------------------------------------- transfers
+
+
+class WaitQuery(serializers.Serializer):
+    wait = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_WAIT_MS,
+        required=False,
+        default=0,
+        help_text="milliseconds to wait for the payment to settle or be rejected",
+    )
+
+
+class TransferQuery(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TransferKind.choices, required=False)
+    state = serializers.ChoiceField(choices=TransferState.choices, required=False)
+
+
+class TransfersView(APIView):
+    @extend_schema(
+        summary="Transfers the caller may see, newest first",
+        operation_id="transfers_list",
+        parameters=[TransferQuery, *PAGE_PARAMETERS],
+        responses={200: page_of(s.TransferOut), **problems(400)},
+    )
+    def get(self, request):
+        query = parse(TransferQuery, request.query_params)
+        transfers = present.with_legs(selectors.transfers_visible_to(principal(request)))
+        transfers = transfers.filter(**query)
+        return page(self, request, transfers, present.transfer)
+
+    @extend_schema(
+        summary="Pay: person to person, or to a merchant",
+        description="Asynchronous: answers 202 with the queued transfer and its Location. "
+        "With `?wait=ms` the answer waits for the decision and is 201 with the settled or "
+        "rejected transfer if it came in time. A rejection is a state of the transfer "
+        "(`reject_code`), not an error of the request.",
+        request=s.PaymentIn,
+        parameters=[IDEMPOTENCY_KEY, WaitQuery, REPLAYED, LOCATION],
+        examples=[PAYMENT_EXAMPLE, INSUFFICIENT_EXAMPLE],
+        responses={
+            202: OpenApiResponse(s.TransferOut, description="queued"),
+            201: OpenApiResponse(s.TransferOut, description="decided within ?wait"),
+            **problems(400, 403, 404, 409, 422),
+        },
+    )
+    @idempotent
+    def post(self, request):
+        who = principal(request)
+        wait_ms = parse(WaitQuery, request.query_params)["wait"]
+        data = parse(s.PaymentIn, request.data)
+        payer, payee = selectors.payment_wallets(who, data["payer"], data["payee"])
+        transfer = services.payment_submit(
+            payer=payer,
+            payee=payee,
+            amount=data["amount"],
+            idempotency_key=ledger_key(request, idempotency_key(request)),
+            memo=data["memo"],
+        )
+        return transfer_response(request, transfer, wait_ms)
+
+
+class TransferBatchView(APIView):
+    @extend_schema(
+        summary="Pay in bulk: up to 1,000 payments from the caller's operator's wallets",
+        description="Each item carries its own idempotency_key and is queued or refused on "
+        "its own: `results[i].status` is 202 (queued), 200 (already queued under that key) "
+        "or the status of its problem.",
+        request=s.BatchIn,
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
+        responses={202: s.BatchOut, **problems(400, 403, 409, 422)},
+    )
+    @idempotent
+    def post(self, request):
+        who = principal(request)
+        if who.operator_id is None:
+            raise forbidden("only operator staff submit batches")
+        items = parse(s.BatchIn, request.data)["transfers"]
+        outcomes = services.payments_submit_many(
+            operator_id=who.operator_id,
+            payments=[
+                services.PaymentSpec(
+                    payer=item["payer"],
+                    payee=item["payee"],
+                    amount=item["amount"],
+                    idempotency_key=ledger_key(request, item["idempotency_key"]),
+                    memo=item["memo"],
+                )
+                for item in items
+            ],
+        )
+        results = [
+            present.batch_item(index, item["idempotency_key"], outcome)
+            for index, (item, outcome) in enumerate(zip(items, outcomes, strict=True))
+        ]
+        accepted = sum(1 for result in results if result["problem"] is None)
+        return Response(
+            {"accepted": accepted, "refused": len(results) - accepted, "results": results},
+            status=202,
+        )
+
+
+def visible_transfer(request, transfer_id: int) -> Transfer:
+    transfers = selectors.transfers_visible_to(principal(request))
+    return get_object_or_404(present.with_legs(transfers), pk=transfer_id)
+
+
+class TransferView(APIView):
+    @extend_schema(summary="One transfer", responses={200: s.TransferOut, **problems(404)})
+    def get(self, request, transfer_id: int):
+        return Response(present.transfer(visible_transfer(request, transfer_id)))
+
+
+class TransferReceiptView(APIView):
+    @extend_schema(
+        summary="A receipt: proof that the settled transfer is in the signed audit log",
+        description="Verify offline with `python -m settlement.audit.receipt`.",
+        responses={200: s.ReceiptOut, **problems(404, 409, 503)},
+    )
+    def get(self, request, transfer_id: int):
+        transfer = visible_transfer(request, transfer_id)
+        index = AuditLeaf.objects.filter(transfer=transfer).values_list("index", flat=True)
+        if not index:
+            raise EwalletError(
+                ErrorCode.INVALID_STATE, f"transfer {transfer.pk} is {transfer.state}, not settled"
+            )
+        return Response(receipt(leaf_index=index[0]))
+
+
+# ---------------------------------------------------------------- central bank
+
+
+def visible_issuance(request, issuance_id: int):
+    return get_object_or_404(selectors.issuances_visible_to(principal(request)), pk=issuance_id)
+
+
+def issuance_response(issuance, status: int = 200) -> Response:
+    location = reverse("api:issuance", kwargs={"issuance_id": issuance.pk})
+    return Response(s.IssuanceOut(issuance).data, status=status, headers={"Location": location})
+
+
+class IssuancesView(APIView):
+    @extend_schema(
+        summary="Issuance and redemption requests (the central bank's, or one's operator's)",
+        operation_id="issuances_list",
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(s.IssuanceOut), **problems(400)},
+    )
+    def get(self, request):
+        issuances = selectors.issuances_visible_to(principal(request))
+        return page(self, request, issuances, lambda item: s.IssuanceOut(item).data)
+
+    @extend_schema(
+        summary="Request an issuance or a redemption (the maker; cb_issuer)",
+        request=s.IssuanceIn,
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
+        responses={201: s.IssuanceOut, **problems(400, 403, 404, 409, 422)},
+    )
+    @idempotent
+    def post(self, request):
+        data = parse(s.IssuanceIn, request.data)
+        if not principal(request).has(Role.CB_ISSUER):
+            raise forbidden("this needs the cb_issuer role")
+        operator = Operator.objects.filter(code=data["operator"].upper()).first()
+        if operator is None:
+            raise EwalletError(
+                ErrorCode.NOT_FOUND, f"no operator {data['operator']}", field="operator"
+            )
+        issuance = services.issuance_request(
+            actor=request.user,
+            operator=operator,
+            amount=data["amount"],
+            direction=data["direction"],
+        )
+        return issuance_response(issuance, status=201)
+
+
+class IssuanceView(APIView):
+    @extend_schema(summary="One issuance request", responses={200: s.IssuanceOut, **problems(404)})
+    def get(self, request, issuance_id: int):
+        return issuance_response(visible_issuance(request, issuance_id))
+
+
+class IssuanceApproveView(APIView):
+    @extend_schema(
+        summary="Approve (the checker; cb_approver, never the maker): the ledger moves",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY, REPLAYED],
+        responses={200: s.IssuanceOut, **problems(403, 404, 409, 422)},
+    )
+    @idempotent
+    def post(self, request, issuance_id: int):
+        visible_issuance(request, issuance_id)
+        issuance = services.issuance_approve(actor=request.user, request_id=issuance_id)
+        return issuance_response(issuance)
+
+
+class IssuanceRejectView(APIView):
+    @extend_schema(
+        summary="Reject with a reason (the checker; cb_approver, never the maker)",
+        request=s.RejectIn,
+        responses={200: s.IssuanceOut, **problems(400, 403, 404, 409)},
+    )
+    def post(self, request, issuance_id: int):
+        visible_issuance(request, issuance_id)
+        data = parse(s.RejectIn, request.data)
+        issuance = services.issuance_reject(
+            actor=request.user, request_id=issuance_id, reason=data["reason"]
+        )
+        return issuance_response(issuance)
+
+
+class MoneySupplyView(APIView):
+    @extend_schema(
+        summary="e-CNY in circulation, its backing, by operator and by wallet class",
+        responses={200: s.MoneySupplyOut, **problems(403)},
+    )
+    def get(self, request):
+        if not principal(request).is_central_bank:
+            raise forbidden("money supply is for central-bank staff")
+        return Response(present.money_supply(selectors.money_supply()))
+
+
+# ---------------------------------------------------------------- audit (public)
+
+
+class CheckpointsView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Signed checkpoints of the audit log, newest first",
+        auth=[],
+        parameters=PAGE_PARAMETERS,
+        responses={200: page_of(s.CheckpointOut), **problems(400, public=True)},
+    )
+    def get(self, request):
+        return page(self, request, Checkpoint.objects.all(), present.checkpoint)
+
+
+class LatestCheckpointView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="The latest signed head of the audit log",
+        auth=[],
+        responses={200: s.CheckpointOut, **problems(404, public=True)},
+    )
+    def get(self, request):
+        latest = Checkpoint.objects.order_by("-height").first()
+        if latest is None:
+            raise EwalletError(ErrorCode.NOT_FOUND, "no checkpoint has been sealed yet")
+        return Response(present.checkpoint(latest))
+
+
+class SigningKeysView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="The central bank's checkpoint verifier keys (current and retired)",
+        auth=[],
+        responses={200: s.SigningKeyOut(many=True), **problems(public=True)},
+    )
+    def get(self, request):
+        return Response(
+            [present.signing_key(key, str(verifier)) for verifier, key in keys.verifiers().values()]
+        )
+
+
+class ConsistencyQuery(serializers.Serializer):
+    first = serializers.IntegerField(min_value=1, max_value=2**62)
+    second = serializers.IntegerField(min_value=1, max_value=2**62)
+
+    def validate(self, data):
+        if data["first"] > data["second"]:
+            raise serializers.ValidationError({"first": ["must not exceed second"]})
+        return data
+
+
+class ConsistencyView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="RFC 9162 consistency proof between two checkpointed sizes of the log",
+        auth=[],
+        parameters=[ConsistencyQuery],
+        responses={200: s.ConsistencyOut, **problems(400, 409, public=True)},
+    )
+    def get(self, request):
+        query = parse(ConsistencyQuery, request.query_params)
+        first, second = query["first"], query["second"]
+        sealed = Checkpoint.objects.order_by("-height").values_list("size", flat=True).first()
+        if sealed is None or second > sealed:
+            raise EwalletError(
+                ErrorCode.NOT_CHECKPOINTED,
+                f"size {second} is beyond the latest checkpoint ({sealed or 0})",
+                field="second",
+            )
+
+        def compute(get):
+            return (
+                merkle.root(first, get),
+                merkle.root(second, get),
+                merkle.consistency_proof(first, second, get),
+            )
+
+        first_root, second_root, proof = with_stored_nodes(compute)
+        return Response(
+            {
+                "first": first,
+                "second": second,
+                "first_root": present.b64(first_root),
+                "second_root": present.b64(second_root),
+                "proof": [present.b64(node) for node in proof],
+            }
+        )
