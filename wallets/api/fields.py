@@ -23,6 +23,14 @@ AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,13})(\.[0-9]{1,2})?$"
 class AmountField(serializers.Field):
     """Yuan in, fen inside: "12.34" <-> 1234. Numbers, signs, exponents and zero refused."""
 
+    def validate_empty_values(self, data):
+        if data is None:  # null is a bad amount like any other, not a missing field
+            raise serializers.ValidationError(
+                f'{self.field_name} must be a string of yuan such as "12.34", not null',
+                code=ErrorCode.INVALID_AMOUNT,
+            )
+        return super().validate_empty_values(data)
+
     def to_internal_value(self, data) -> int:
         try:
             return parse_yuan(data, field=self.field_name)
@@ -36,19 +44,43 @@ class AmountField(serializers.Field):
 
 
 class StrictSerializer(serializers.Serializer):
-    """Input that names a field we do not know is refused, not silently ignored."""
+    """JSON input taken at its word: unknown fields are refused, not ignored, and a value of
+    the wrong JSON type (1234 for a string, "2" for an integer) is refused, not coerced."""
 
     def to_internal_value(self, data):
+        errors = {}
         if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {
-                        str(name): [ErrorDetail("unknown field", code=ErrorCode.UNKNOWN_FIELD)]
-                        for name in unknown
-                    }
-                )
-        return super().to_internal_value(data)
+            for name in sorted(set(data) - set(self.fields)):
+                errors[str(name)] = [ErrorDetail("unknown field", code=ErrorCode.UNKNOWN_FIELD)]
+            for name, field in self.fields.items():
+                if name in data and (problem := _wrong_type(field, data[name])):
+                    errors[name] = [ErrorDetail(problem, code=ErrorCode.INVALID_INPUT)]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if not isinstance(error.detail, dict):
+                raise
+            errors = {**error.detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+def _wrong_type(field: serializers.Field, value) -> str | None:
+    if value is None or field.read_only:
+        return None
+    if isinstance(field, serializers.CharField) and not isinstance(value, str):
+        return f"must be a string, not {_json_type(value)}"
+    if isinstance(field, serializers.IntegerField) and (
+        isinstance(value, bool) or not isinstance(value, int)
+    ):
+        return f"must be an integer, not {_json_type(value)}"
+    return None
+
+
+def _json_type(value) -> str:
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
+    return names.get(type(value), "object")
 
 
 def parse(serializer_class, data, **context) -> dict:

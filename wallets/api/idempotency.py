@@ -25,7 +25,7 @@ from wallets.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_KEPT_HEADERS = ("Location", "Content-Type")
+_KEPT_HEADERS = ("Location", "Retry-After")
 
 
 def request_fingerprint(request) -> str:

@@ -1,0 +1,368 @@
+"""Who may do what: every endpoint x every role x own and someone else's object.
+
+One world per test; each case builds what it needs fresh (a token, an issuance request),
+and a case that changes state changes it to what it was (a status to ACTIVE, a class to
+the current class) or moves a fen, so the cases do not depend on each other's order.
+Every mismatch is collected and reported together, so one run shows every leak.
+"""
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from settlement.audit.checkpoint import checkpoint_seal
+from settlement.models import Transfer
+from wallets import services
+from wallets.api.tokens import token_issue
+from wallets.models import ApiToken
+
+ROLES = [
+    "anon",
+    "alice",
+    "bob",
+    "icbc_staff",
+    "ccb_staff",
+    "issuer",
+    "approver",
+    "policy",
+    "auditor",
+]
+CENTRAL_BANK = {"issuer", "approver", "policy", "auditor"}
+_keys = itertools.count()
+
+
+@dataclass
+class Case:
+    name: str
+    method: str
+    path: Callable  # (api, fixtures) -> path; may create what the case acts on
+    expect: dict[str, int]
+    body: dict | Callable | None = None
+    idempotent: bool = False
+
+
+def everyone(status: int, anon: int = 401, **overrides: int) -> dict[str, int]:
+    return {role: status for role in ROLES} | {"anon": anon} | overrides
+
+
+def only(allowed: dict[str, int], seen: set[str], denied: int = 403) -> dict[str, int]:
+    """`allowed` roles get their status; others who can see the object 403; the rest 404."""
+    return {role: allowed.get(role, denied if role in seen else 404) for role in ROLES} | {
+        "anon": 401
+    }
+
+
+def cb(status: int) -> dict[str, int]:
+    return {role: status for role in CENTRAL_BANK}
+
+
+SEES_ALICE = {"alice", "icbc_staff", *CENTRAL_BANK}
+SEES_BOB = {"bob", "ccb_staff", *CENTRAL_BANK}
+SEES_ALICE_TO_SHOP = {"alice", "icbc_staff", "ccb_staff", *CENTRAL_BANK}
+SEES_ICBC_ISSUANCE = {"icbc_staff", *CENTRAL_BANK}
+
+
+def wallet(name, suffix=""):
+    return lambda api, fx: f"/api/v1/wallets/{api.number(name)}{suffix}"
+
+
+def fresh_token(api, fx):
+    _, token = token_issue(user=api.world_users["alice"], name="to revoke")
+    return f"/api/v1/tokens/{token.pk}"
+
+
+def fresh_issuance(suffix):
+    def path(api, fx):
+        request = services.issuance_request(
+            actor=api.world.maker,
+            operator=api.world.operators["ICBC"],
+            amount=100,
+            direction="ISSUE",
+        )
+        return f"/api/v1/issuances/{request.pk}{suffix}"
+
+    return path
+
+
+def payment(api):
+    return {"payer": api.number("alice"), "payee": api.number("shop"), "amount": "0.01"}
+
+
+def batch(api):
+    item = {"payer": api.number("alice"), "payee": api.number("shop"), "amount": "0.01"}
+    return {"transfers": [{**item, "idempotency_key": f"item-{next(_keys)}"}]}
+
+
+CASES = [
+    Case("health", "get", lambda api, fx: "/api/v1/health", everyone(200, anon=200)),
+    Case("me", "get", lambda api, fx: "/api/v1/me", everyone(200)),
+    Case("tokens", "get", lambda api, fx: "/api/v1/tokens", everyone(200)),
+    Case("token create", "post", lambda api, fx: "/api/v1/tokens", everyone(201), {"name": "x"}),
+    Case("token revoke: alice's", "delete", fresh_token, everyone(404, alice=204)),
+    Case("wallets", "get", lambda api, fx: "/api/v1/wallets", everyone(200)),
+    Case(
+        "wallet open",
+        "post",
+        lambda api, fx: "/api/v1/wallets",
+        everyone(403, icbc_staff=201, ccb_staff=201),
+        {"holder": {"display_name": "New", "kyc_method": "PHONE_ONLY", "phone": "13900000000"}},
+    ),
+    Case("wallet: alice's", "get", wallet("alice"), only(dict.fromkeys(SEES_ALICE, 200), set())),
+    Case("wallet: bob's", "get", wallet("bob"), only(dict.fromkeys(SEES_BOB, 200), set())),
+    Case(
+        "history: alice's",
+        "get",
+        wallet("alice", "/history"),
+        only(dict.fromkeys(SEES_ALICE, 200), set()),
+    ),
+    Case(
+        "history: bob's",
+        "get",
+        wallet("bob", "/history"),
+        only(dict.fromkeys(SEES_BOB, 200), set()),
+    ),
+    Case(
+        "class: alice's",
+        "post",
+        wallet("alice", "/class"),
+        only({"icbc_staff": 200}, SEES_ALICE),
+        {"wallet_class": 2},
+    ),
+    Case(
+        "status: alice's",
+        "post",
+        wallet("alice", "/status"),
+        only({"icbc_staff": 200, "approver": 200}, SEES_ALICE),
+        {"status": "ACTIVE", "reason": "review"},
+    ),
+    Case(
+        "status: bob's",
+        "post",
+        wallet("bob", "/status"),
+        only({"ccb_staff": 200, "approver": 200}, SEES_BOB),
+        {"status": "ACTIVE", "reason": "review"},
+    ),
+    Case(
+        "load: alice's",
+        "post",
+        wallet("alice", "/load"),
+        only({"icbc_staff": 202}, SEES_ALICE),
+        {"amount": "0.01"},
+        idempotent=True,
+    ),
+    Case(
+        "unload: alice's",
+        "post",
+        wallet("alice", "/unload"),
+        only({"icbc_staff": 202}, SEES_ALICE),
+        {"amount": "0.01"},
+        idempotent=True,
+    ),
+    Case(
+        "pay from alice's",
+        "post",
+        lambda api, fx: "/api/v1/transfers",
+        only({"alice": 202, "icbc_staff": 202}, CENTRAL_BANK),
+        payment,
+        idempotent=True,
+    ),
+    Case("transfers", "get", lambda api, fx: "/api/v1/transfers", everyone(200)),
+    Case(
+        "transfer: alice to shop",
+        "get",
+        lambda api, fx: f"/api/v1/transfers/{fx['alice_to_shop']}",
+        only(dict.fromkeys(SEES_ALICE_TO_SHOP, 200), set()),
+    ),
+    Case(
+        "transfer: bob to shop",
+        "get",
+        lambda api, fx: f"/api/v1/transfers/{fx['bob_to_shop']}",
+        only(dict.fromkeys(SEES_BOB | {"ccb_staff"}, 200), set()),
+    ),
+    Case(
+        "receipt: alice to shop",
+        "get",
+        lambda api, fx: f"/api/v1/transfers/{fx['alice_to_shop']}/receipt",
+        only(dict.fromkeys(SEES_ALICE_TO_SHOP, 200), set()),
+    ),
+    Case(
+        "receipt: bob to shop",
+        "get",
+        lambda api, fx: f"/api/v1/transfers/{fx['bob_to_shop']}/receipt",
+        only(dict.fromkeys(SEES_BOB, 200), set()),
+    ),
+    Case(
+        "batch",
+        "post",
+        lambda api, fx: "/api/v1/transfers/batch",
+        everyone(403, icbc_staff=202, ccb_staff=202),
+        batch,
+        idempotent=True,
+    ),
+    Case("issuances", "get", lambda api, fx: "/api/v1/issuances", everyone(200)),
+    Case(
+        "issuance request",
+        "post",
+        lambda api, fx: "/api/v1/issuances",
+        everyone(403, issuer=201),
+        {"operator": "ICBC", "direction": "ISSUE", "amount": "1.00"},
+        idempotent=True,
+    ),
+    Case(
+        "issuance: ICBC's",
+        "get",
+        fresh_issuance(""),
+        only(dict.fromkeys(SEES_ICBC_ISSUANCE, 200), set()),
+    ),
+    Case(
+        "issuance approve: ICBC's",
+        "post",
+        fresh_issuance("/approve"),
+        only({"approver": 200}, SEES_ICBC_ISSUANCE),
+        idempotent=True,
+    ),
+    Case(
+        "issuance reject: ICBC's",
+        "post",
+        fresh_issuance("/reject"),
+        only({"approver": 200}, SEES_ICBC_ISSUANCE),
+        {"reason": "not needed"},
+    ),
+    Case("money supply", "get", lambda api, fx: "/api/v1/money-supply", everyone(403) | cb(200)),
+    Case("checkpoints", "get", lambda api, fx: "/api/v1/audit/checkpoints", everyone(200, 200)),
+    Case("latest", "get", lambda api, fx: "/api/v1/audit/checkpoints/latest", everyone(200, 200)),
+    Case("keys", "get", lambda api, fx: "/api/v1/audit/keys", everyone(200, 200)),
+    Case(
+        "consistency",
+        "get",
+        lambda api, fx: f"/api/v1/audit/consistency?first=1&second={fx['size']}",
+        everyone(200, 200),
+    ),
+]
+
+
+@pytest.fixture
+def fixtures(api, audit_key):
+    from django.contrib.auth.models import User
+
+    api.world_users = {user.username: user for user in User.objects.all()}
+    alice, bob, shop = (api.wallets[name] for name in ("alice", "bob", "shop"))
+    fx = {
+        "alice_to_shop": services.payment_submit(
+            payer=alice, payee=shop, amount=100, idempotency_key="fx-1"
+        ).pk,
+        "bob_to_shop": services.payment_submit(
+            payer=bob, payee=shop, amount=100, idempotency_key="fx-2"
+        ).pk,
+    }
+    assert set(Transfer.objects.filter(pk__in=fx.values()).values_list("state", flat=True)) == {
+        "SETTLED"
+    }
+    fx["size"] = checkpoint_seal().size
+    return fx
+
+
+def test_every_endpoint_by_every_role(api, fixtures):
+    assert {role for case in CASES for role in case.expect} == set(ROLES)
+    mismatches = []
+    for case in CASES:
+        for role in ROLES:
+            client = api.client(None if role == "anon" else role)
+            path = case.path(api, fixtures)
+            body = case.body(api) if callable(case.body) else case.body
+            headers = {"HTTP_IDEMPOTENCY_KEY": f"m-{next(_keys)}"} if case.idempotent else {}
+            response = getattr(client, case.method)(path, body, format="json", **headers)
+            if response.status_code != case.expect[role]:
+                detail = response.json().get("code") if response.content else ""
+                mismatches.append(
+                    f"{case.name} as {role}: {response.status_code} {detail}, "
+                    f"expected {case.expect[role]}"
+                )
+            if response.status_code >= 400:
+                assert response["Content-Type"] == "application/problem+json", (case.name, role)
+    assert mismatches == []
+
+
+def test_lists_show_only_what_each_role_may_see(api, fixtures):
+    numbers = {name: api.number(name) for name in ("alice", "bob", "shop")}
+    expected_wallets = {
+        "alice": {"alice"},
+        "bob": {"bob"},
+        "icbc_staff": {"alice"},
+        "ccb_staff": {"bob", "shop"},
+        "auditor": {"alice", "bob", "shop"},
+    }
+    for role, names in expected_wallets.items():
+        listed = {w["number"] for w in api.client(role).get("/api/v1/wallets").json()["results"]}
+        assert listed & set(numbers.values()) == {numbers[n] for n in names}, role
+
+    expected_transfers = {
+        "alice": {"alice_to_shop"},
+        "bob": {"bob_to_shop"},
+        "shop": {"alice_to_shop", "bob_to_shop"},
+        "icbc_staff": {"alice_to_shop"},
+        "ccb_staff": {"alice_to_shop", "bob_to_shop"},
+        "auditor": {"alice_to_shop", "bob_to_shop"},
+    }
+    ids = {fixtures["alice_to_shop"]: "alice_to_shop", fixtures["bob_to_shop"]: "bob_to_shop"}
+    for role, names in expected_transfers.items():
+        listed = {t["id"] for t in api.client(role).get("/api/v1/transfers").json()["results"]}
+        assert {ids[i] for i in listed if i in ids} == names, role
+        if role in ("alice", "bob"):  # a holder sees no one else's loads or issuance
+            assert all(i in ids or _touches_own(api, role, i) for i in listed), role
+
+
+def _touches_own(api, role, transfer_id) -> bool:
+    account = api.wallets[role].account_id
+    return (
+        Transfer.objects.get(pk=transfer_id).legs.filter(debit_id=account).exists()
+        or Transfer.objects.get(pk=transfer_id).legs.filter(credit_id=account).exists()
+    )
+
+
+def test_the_central_bank_knows_anonymous_holders_by_pseudonym_only(api, fixtures):
+    bob = api.number("bob")  # class 4: phone only
+    as_cb = api.client("auditor").get(f"/api/v1/wallets/{bob}").json()["holder"]
+    as_operator = api.client("ccb_staff").get(f"/api/v1/wallets/{bob}").json()["holder"]
+    as_bob = api.client("bob").get(f"/api/v1/wallets/{bob}").json()["holder"]
+    assert as_cb["name"] is None and as_cb["id"].startswith("h_")
+    assert as_operator["name"] == as_bob["name"] == "Bob"
+    named = api.client("auditor").get(f"/api/v1/wallets/{api.number('alice')}").json()
+    assert named["holder"]["name"] == "Alice"  # class 2: real-name KYC
+
+
+def test_an_approver_who_made_the_request_cannot_approve_it(api):
+    from django.contrib.auth.models import Group
+
+    both = api.world.maker
+    both.groups.add(Group.objects.get(name="cb_approver"))
+    client = api.client("issuer")
+    made = client.post(
+        "/api/v1/issuances",
+        {"operator": "ICBC", "direction": "ISSUE", "amount": "5.00"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="self",
+    ).json()
+    response = client.post(
+        f"/api/v1/issuances/{made['id']}/approve", format="json", HTTP_IDEMPOTENCY_KEY="self-2"
+    )
+    assert (response.status_code, response.json()["code"]) == (403, "MAKER_CHECKER")
+
+
+def test_a_revoked_or_expired_token_stops_working(api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = api.client("alice")
+    assert client.get("/api/v1/me").status_code == 200
+    token = ApiToken.objects.get(prefix=api.tokens["alice"][:11])
+    token.expires_at = timezone.now() - timedelta(seconds=1)
+    token.save()
+    assert client.get("/api/v1/me").status_code == 401
+    token.expires_at, token.revoked_at = None, timezone.now()
+    token.save()
+    assert client.get("/api/v1/me").status_code == 401
+    assert ApiToken.objects.filter(key_hash=api.tokens["alice"]).count() == 0  # hashed at rest
