@@ -179,3 +179,14 @@ def test_unknown_routes_and_methods_are_problems_too(api):
     forged = api.client(None)
     forged.credentials(HTTP_AUTHORIZATION="Bearer ecny_not-a-token")
     assert forged.get("/api/v1/wallets").status_code == 401
+
+
+@pytest.mark.parametrize("escaped", ["a\\u0000b", "\\udb23"])
+def test_text_no_database_column_can_hold_is_refused(api, escaped):
+    """JSON may escape NUL and lone surrogates; PostgreSQL text cannot hold them."""
+    fields = f'"payer": "{api.number("alice")}", "payee": "{api.number("shop")}", "amount": "1"'
+    for raw in (f'{{{fields}, "memo": "{escaped}"}}', f'{{{fields}, "{escaped}": 1}}'):
+        response = api.client("alice").generic(
+            "POST", "/api/v1/transfers", raw.encode(), content_type="application/json", **idem()
+        )
+        assert (response.status_code, response.json()["code"]) == (400, "MALFORMED_REQUEST")

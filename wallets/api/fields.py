@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -85,6 +86,9 @@ def _json_type(value) -> str:
 
 def parse(serializer_class, data, **context) -> dict:
     """Validate request data with an input serializer; raise its problems as a 400."""
+    if isinstance(data, QueryDict):
+        # Query parameters as given: "?state=" is an empty state (refused), not "no filter".
+        data = data.dict()
     serializer = serializer_class(data=data, context=context)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

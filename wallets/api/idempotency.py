@@ -12,6 +12,7 @@ EWALLET_IDEMPOTENCY_CLAIM_SECONDS, left by a process that died.
 import functools
 import hashlib
 import json
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from ewallet.errors import ErrorCode, EwalletError
 from wallets.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile(r"[!-~]{1,200}")
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEPT_HEADERS = ("Location", "Retry-After")
 
@@ -40,9 +42,9 @@ def idempotency_key(request) -> str:
         raise EwalletError(
             ErrorCode.IDEMPOTENCY_KEY_MISSING, f"this request needs an {HEADER} header"
         )
-    if len(key) > 200 or not key.isprintable() or not key.isascii():
+    if not KEY_PATTERN.fullmatch(key):
         raise EwalletError(
-            ErrorCode.INVALID_INPUT, f"{HEADER} must be 1 to 200 printable ASCII characters"
+            ErrorCode.INVALID_INPUT, f"{HEADER} must be 1 to 200 visible ASCII characters"
         )
     return key
 

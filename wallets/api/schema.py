@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
 from ewallet.errors import ErrorCode
-from wallets.api.idempotency import HEADER, REPLAYED_HEADER
+from wallets.api.idempotency import HEADER, KEY_PATTERN, REPLAYED_HEADER
 from wallets.api.serializers import ProblemOut
 
 PROBLEM = "application/problem+json"
@@ -37,6 +37,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=True,
+    pattern=f"^{KEY_PATTERN.pattern}$",
     description="A unique key per intended operation (a UUID is good); the same key and "
     "body again replay the first response. Keys are scoped to the caller.",
 )
@@ -67,8 +68,20 @@ def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
     )
 
 
+class PageQuery(serializers.Serializer):
+    cursor = serializers.CharField(
+        required=False, max_length=200, help_text="from a previous page's next or previous"
+    )
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, help_text="default 50"
+    )
+
+
 class NewestFirst(CursorPagination):
-    """Stable pages however many rows arrive meanwhile (cursor on the primary key)."""
+    """Stable pages however many rows arrive meanwhile (cursor on the primary key).
+
+    Query parameters are checked by PageQuery first, so a bad one is a 400, not ignored.
+    """
 
     ordering = "-pk"
     page_size = 50
@@ -81,17 +94,8 @@ class NewestFirst(CursorPagination):
         except NotFound:
             raise ValidationError({"cursor": ["not a cursor this API gave out"]}) from None
 
-    def get_page_size(self, request):
-        try:
-            return super().get_page_size(request)
-        except (TypeError, ValueError):
-            return self.page_size
 
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("cursor", str, description="from a previous page's next/previous"),
-    OpenApiParameter("page_size", int, description="1 to 500; default 50"),
-]
+PAGE_PARAMETERS = [PageQuery]
 
 PAYMENT_EXAMPLE = OpenApiExample(
     "A payment of 12.34 yuan",

@@ -41,6 +41,7 @@ from wallets.api.schema import (
     PAYMENT_EXAMPLE,
     REPLAYED,
     NewestFirst,
+    PageQuery,
     page_of,
     problems,
 )
@@ -66,6 +67,7 @@ def ledger_key(request, key: str) -> str:
 
 
 def page(view, request, queryset, render):
+    parse(PageQuery, request.query_params)
     paginator = NewestFirst()
     rows = paginator.paginate_queryset(queryset, request, view=view)
     return Response(
@@ -526,7 +528,7 @@ class IssuanceApproveView(APIView):
         summary="Approve (the checker; cb_approver, never the maker): the ledger moves",
         request=None,
         parameters=[IDEMPOTENCY_KEY, REPLAYED],
-        responses={200: s.IssuanceOut, **problems(403, 404, 409, 422)},
+        responses={200: s.IssuanceOut, **problems(400, 403, 404, 409, 422)},
     )
     @idempotent
     def post(self, request, issuance_id: int):
