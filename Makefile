@@ -30,6 +30,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

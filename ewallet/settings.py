@@ -213,6 +213,9 @@ EWALLET_PROBLEM_BASE_URL = os.environ.get(
 # Per token (or signed-in user) and per address for anonymous callers: "N/s", "N/min"...
 EWALLET_API_RATE = os.environ.get("EWALLET_API_RATE", "2000/s")
 EWALLET_API_ANON_RATE = os.environ.get("EWALLET_API_ANON_RATE", "50/s")
+# How long each process remembers a token and its user's roles (changes made through the
+# ORM are seen at once by the process that made them; by others within this many seconds).
+EWALLET_AUTH_CACHE_SECONDS = float(os.environ.get("EWALLET_AUTH_CACHE_SECONDS", "5"))
 # An Idempotency-Key claimed this long ago by a request that never finished is free again.
 EWALLET_IDEMPOTENCY_CLAIM_SECONDS = env_int("EWALLET_IDEMPOTENCY_CLAIM_SECONDS", 60)
 

@@ -9,6 +9,8 @@ the flag before it starts claiming, so work that arrives while it drains rings a
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from ewallet.redisclient import redis_client
+
 DOORBELL_KEY = "settlement:doorbell"
 # After this long a flag left by a worker that died is ignored.
 DOORBELL_TTL_SECONDS = 30
@@ -24,7 +26,7 @@ def ring_on_commit() -> None:
 
 
 def ring() -> None:
-    if cache.add(DOORBELL_KEY, 1, timeout=DOORBELL_TTL_SECONDS):
+    if raise_flag():
         from settlement.tasks import settle_pending
 
         settle_pending.delay()
@@ -32,4 +34,17 @@ def ring() -> None:
 
 def answer() -> None:
     """Called by a worker before it claims, so later work rings again."""
-    cache.delete(DOORBELL_KEY)
+    client = redis_client()
+    if client is not None:
+        client.delete(DOORBELL_KEY)
+    else:
+        cache.delete(DOORBELL_KEY)
+
+
+def raise_flag() -> bool:
+    """Set the pending flag; False if it was already set. Redis directly when there is one:
+    this runs after every commit that queues a transfer."""
+    client = redis_client()
+    if client is not None:
+        return bool(client.set(DOORBELL_KEY, 1, nx=True, ex=DOORBELL_TTL_SECONDS))
+    return cache.add(DOORBELL_KEY, 1, timeout=DOORBELL_TTL_SECONDS)

@@ -35,20 +35,47 @@ from wallets.roles import Role
 CENTRAL_BANK_ROLES = frozenset({Role.CB_ISSUER, Role.CB_APPROVER, Role.CB_AUDITOR, Role.CB_POLICY})
 
 
+@dataclass(frozen=True)
+class _Facts:
+    roles: frozenset
+    operator_id: int | None
+    holder_id: int | None
+
+
+def _load_facts(user) -> _Facts:
+    if user.is_superuser:
+        roles = frozenset(Role)
+    else:
+        names = set(user.groups.values_list("name", flat=True))
+        roles = frozenset(role for role in Role if role in names)
+    operator_id = None
+    if Role.OPERATOR_STAFF in roles:
+        operator_id = (
+            OperatorStaff.objects.filter(user_id=user.pk)
+            .values_list("operator_id", flat=True)
+            .first()
+        )
+    holder_id = Holder.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+    return _Facts(roles, operator_id, holder_id)
+
+
 @dataclass
 class Principal:
-    """Who a user is here. Built once per request; reads the database lazily."""
+    """Who a user is here: roles, the operator they work for, the holder they are."""
 
     user: object
 
     @cached_property
-    def roles(self) -> frozenset[Role]:
+    def _facts(self) -> _Facts:
         if not getattr(self.user, "is_authenticated", False):
-            return frozenset()
-        if self.user.is_superuser:
-            return frozenset(Role)
-        names = set(self.user.groups.values_list("name", flat=True))
-        return frozenset(role for role in Role if role in names)
+            return _Facts(frozenset(), None, None)
+        from wallets.api.authcache import remembered
+
+        return remembered("principal", self.user.pk, lambda: _load_facts(self.user))
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return self._facts.roles
 
     def has(self, role: Role) -> bool:
         return role in self.roles
@@ -57,26 +84,22 @@ class Principal:
     def is_central_bank(self) -> bool:
         return bool(self.roles & CENTRAL_BANK_ROLES)
 
-    @cached_property
+    @property
     def operator_id(self) -> int | None:
         """The operator this user works for, if they hold the operator-staff role."""
-        if Role.OPERATOR_STAFF not in self.roles:
-            return None
-        return (
-            OperatorStaff.objects.filter(user_id=self.user.pk)
-            .values_list("operator_id", flat=True)
-            .first()
-        )
+        return self._facts.operator_id
+
+    @property
+    def holder_id(self) -> int | None:
+        return self._facts.holder_id
 
     @cached_property
     def holder(self) -> Holder | None:
-        if not getattr(self.user, "is_authenticated", False):
-            return None
-        return Holder.objects.filter(user_id=self.user.pk).first()
+        return None if self.holder_id is None else Holder.objects.get(pk=self.holder_id)
 
     def sees_identity_of(self, holder: Holder, operator_id: int) -> bool:
         """Central-bank staff know anonymous (phone-only) holders by pseudonym only."""
-        if self.holder is not None and self.holder.pk == holder.pk:
+        if self.holder_id == holder.pk:
             return True
         if self.operator_id is not None and self.operator_id == operator_id:
             return True
@@ -90,8 +113,8 @@ def _wallet_scope(principal: Principal) -> Q | None:
     scope = Q(pk__in=[])
     if principal.operator_id is not None:
         scope |= Q(operator_id=principal.operator_id)
-    if principal.holder is not None:
-        scope |= Q(holder_id=principal.holder.pk)
+    if principal.holder_id is not None:
+        scope |= Q(holder_id=principal.holder_id)
     return scope
 
 
@@ -110,10 +133,19 @@ def wallets_actionable_by(principal: Principal) -> QuerySet[Wallet]:
 
 def payment_wallets(principal: Principal, payer: str, payee: str) -> tuple[Wallet, Wallet]:
     """The two wallets of a payment by number, in one query; the payer must be payable."""
-    found = {w.number: w for w in Wallet.objects.filter(number__in=[payer, payee])}
+    # Raw SQL: this is on every payment's path, and composing the ORM query cost more
+    # than running it.
+    found = {
+        w.number: w
+        for w in Wallet.objects.raw(
+            f"SELECT id, number, holder_id, operator_id, account_id, kind, wallet_class_id "
+            f"FROM {Wallet._meta.db_table} WHERE number IN (%s, %s)",
+            [payer, payee],
+        )
+    }
     paying = found.get(payer)
     if paying is None or not (
-        (principal.holder is not None and paying.holder_id == principal.holder.pk)
+        (principal.holder_id is not None and paying.holder_id == principal.holder_id)
         or (principal.operator_id is not None and paying.operator_id == principal.operator_id)
     ):
         if paying is not None and principal.is_central_bank:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 
 from ewallet import celery_app
@@ -91,7 +90,7 @@ class Worker:
 def start_worker(transactional_db, audit_key, tmp_path):
     """Start workers on demand; all are stopped before the test database is flushed."""
     celery_app.control.purge()
-    cache.delete(doorbell.DOORBELL_KEY)
+    doorbell.answer()
     workers: list[Worker] = []
 
     def start(**options) -> Worker:
@@ -102,7 +101,7 @@ def start_worker(transactional_db, audit_key, tmp_path):
     for worker in workers:
         worker.stop()
     celery_app.control.purge()
-    cache.delete(doorbell.DOORBELL_KEY)
+    doorbell.answer()
 
 
 @pytest.fixture
@@ -152,7 +151,8 @@ def test_a_lost_doorbell_is_caught_by_the_sweep(world, start_worker):
     alice = world.wallet("Alice", load=100)
     bob = world.wallet("Bob")
     # A flag that says a task is pending, with no task behind it: the ring is swallowed.
-    cache.set(doorbell.DOORBELL_KEY, 1, timeout=doorbell.DOORBELL_TTL_SECONDS)
+    doorbell.answer()
+    assert doorbell.raise_flag()
     start_worker()
 
     transfer = services.payment_submit(payer=alice, payee=bob, amount=100, idempotency_key="p")

@@ -2,6 +2,7 @@
 
 import base64
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
@@ -23,23 +24,39 @@ def with_legs(transfers: QuerySet[Transfer]) -> QuerySet[Transfer]:
     return transfers.prefetch_related(Prefetch("legs", queryset=legs))
 
 
-def transfer(item: Transfer, legs: Iterable[TransferLeg] | None = None) -> dict:
-    legs = list(item.legs.all() if legs is None else legs)
+@dataclass(frozen=True)
+class LegView:
+    asset: str
+    debit: str  # as clients know the accounts: wallet numbers or labels
+    credit: str
+    amount: int
+
+
+def leg_views(legs: Iterable[TransferLeg]) -> list[LegView]:
+    return [
+        LegView(leg.asset, account_ref(leg.debit.label), account_ref(leg.credit.label), leg.amount)
+        for leg in legs
+    ]
+
+
+def transfer(item: Transfer, legs: list[LegView] | None = None) -> dict:
+    """A transfer with its legs (from `with_legs`, or given when the caller knows them)."""
+    legs = leg_views(item.legs.all()) if legs is None else legs
     first = legs[0]
     return {
         "id": item.pk,
         "kind": item.kind,
         "state": item.state,
         "reject_code": item.reject_code or None,
-        "payer": account_ref(first.debit.label),
-        "payee": account_ref(first.credit.label),
+        "payer": first.debit,
+        "payee": first.credit,
         "amount": format_fen(first.amount),
         "amount_fen": first.amount,
         "legs": [
             {
                 "asset": leg.asset,
-                "debit": account_ref(leg.debit.label),
-                "credit": account_ref(leg.credit.label),
+                "debit": leg.debit,
+                "credit": leg.credit,
                 "amount": format_fen(leg.amount),
                 "amount_fen": leg.amount,
             }

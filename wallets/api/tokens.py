@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ewallet.errors import ErrorCode, EwalletError
+from wallets.api.authcache import remembered
 from wallets.models import ApiToken
 
 TOKEN_PREFIX = "ecny_"
@@ -55,14 +56,21 @@ def token_authenticate(secret: str) -> ApiToken | None:
     """The live token for a secret, with its user; None if unknown, revoked or expired."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=token_hash(secret), user__is_active=True)
-        .first()
+    key_hash = token_hash(secret)
+    token = remembered(
+        "token",
+        key_hash,
+        lambda: (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=key_hash, user__is_active=True)
+            .first()
+        ),
     )
     now = timezone.now()
     if token is None or not token.is_live(now):
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        # .update() sends no signal, so the cached token stays and carries the new time.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
     return token
