@@ -13,11 +13,10 @@ import functools
 import hashlib
 import json
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -50,25 +49,11 @@ def idempotency_key(request) -> str:
     return key
 
 
-@contextmanager
-def _bookkeeping():
-    """A transaction for idempotency records that does not wait for its WAL flush.
-
-    Losing the last few of these in a crash is harmless: the ledger's own idempotency key
-    (unique per caller and key) still lets a retried payment through only once.
-    """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
-
-
 def _claim(user, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
     """Insert the claim, or find the record already there (one statement either way)."""
     table = IdempotencyRecord._meta.db_table
     now = timezone.now()
-    with _bookkeeping(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (user_id, key, request_hash, response_body, "
             "response_headers, created_at) VALUES (%s, %s, %s, 'null', '{}', %s) "
@@ -136,8 +121,7 @@ def idempotent(handler):
         if response.status_code >= 500:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             return response
-        with _bookkeeping():
-            _complete(record, response)
+        _complete(record, response)
         return response
 
     return wrapper

@@ -202,10 +202,9 @@ def batch_item(index: int, key: str, outcome: SubmitOutcome) -> dict:
             extra["errors"] = [{"pointer": pointer, "code": error.code, "detail": error.message}]
         item["problem"] = problem_body(error.code, error.status, error.message, **extra)
         return {**item, "status": error.status}
-    transfer = outcome.transfer
     return {
         **item,
         "status": 202 if outcome.created else 200,
-        "id": transfer.pk,
-        "state": transfer.state,
+        "id": outcome.transfer_id,
+        "state": outcome.state,
     }

@@ -7,7 +7,8 @@ from settlement.models import AccountStatus, RejectCode, TransferKind, TransferS
 from wallets.api.fields import AmountField, StrictSerializer
 from wallets.models import HolderKind, IssuanceDirection, IssuanceState, KycMethod, WalletKind
 
-WALLET_NUMBER = {"min_length": 16, "max_length": 16}
+WALLET_NUMBER_PATTERN = r"^[0-9]{16}$"
+WALLET_NUMBER = {"regex": WALLET_NUMBER_PATTERN, "trim_whitespace": False}
 
 
 def account_ref(label: str) -> str:
@@ -191,8 +192,8 @@ class TransferOut(serializers.Serializer):
 
 
 class PaymentIn(StrictSerializer):
-    payer = serializers.CharField(**WALLET_NUMBER, help_text="the paying wallet's number")
-    payee = serializers.CharField(**WALLET_NUMBER, help_text="the receiving wallet's number")
+    payer = serializers.RegexField(**WALLET_NUMBER, help_text="the paying wallet's number")
+    payee = serializers.RegexField(**WALLET_NUMBER, help_text="the receiving wallet's number")
     amount = AmountField()
     memo = serializers.CharField(max_length=140, required=False, default="", allow_blank=True)
 

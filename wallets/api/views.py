@@ -31,6 +31,7 @@ from settlement.models import (
 from wallets import selectors, services
 from wallets.api import present
 from wallets.api import serializers as s
+from wallets.api.batch import parse_batch
 from wallets.api.fields import parse
 from wallets.api.health import health_report
 from wallets.api.idempotency import idempotency_key, idempotent
@@ -425,7 +426,7 @@ class TransferBatchView(APIView):
         who = principal(request)
         if who.operator_id is None:
             raise forbidden("only operator staff submit batches")
-        items = parse(s.BatchIn, request.data)["transfers"]
+        items = parse_batch(request.data)
         outcomes = services.payments_submit_many(
             operator_id=who.operator_id,
             payments=[

@@ -1,0 +1,79 @@
+"""The batch endpoint's fast reader agrees with the BatchIn serializer on every input."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rest_framework.exceptions import ValidationError
+
+from wallets.api.batch import parse_batch
+from wallets.api.fields import parse
+from wallets.api.serializers import BatchIn
+
+GOOD = {"payer": "0" * 16, "payee": "1" * 16, "amount": "1.00", "idempotency_key": "k"}
+
+
+def serializer_says(data):
+    try:
+        return ("ok", parse(BatchIn, data)["transfers"])
+    except ValidationError as error:
+        return ("invalid", error.detail)
+
+
+def fast_says(data):
+    try:
+        return ("ok", parse_batch(data))
+    except ValidationError as error:
+        return ("invalid", error.detail)
+
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.sampled_from(["0" * 16, " " + "0" * 15, "1.00", "0.001", "1e2", "k", " k", "", "x" * 201]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+items = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            name: values for name in ("payer", "payee", "amount", "memo", "idempotency_key", "x")
+        },
+    ),
+    st.builds(
+        lambda changes: {**GOOD, **changes},
+        st.dictionaries(
+            st.sampled_from(["payer", "payee", "amount", "memo", "idempotency_key"]),
+            values,
+            max_size=2,
+        ),
+    ),
+    st.just(GOOD),
+    values,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(items, max_size=4))
+def test_fast_and_serializer_agree(batch):
+    assert fast_says({"transfers": batch}) == serializer_says({"transfers": batch})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"transfers": [GOOD] * 1000},
+        {"transfers": [GOOD] * 1001},
+        {"transfers": []},
+        {"transfers": "no"},
+        {"transfers": [GOOD], "extra": 1},
+        [GOOD],
+        {"transfers": [{**GOOD, "memo": "x" * 140}]},
+        {"transfers": [{**GOOD, "memo": " padded "}]},
+    ],
+)
+def test_edges_agree(data):
+    assert fast_says(data) == serializer_says(data)

@@ -1,0 +1,57 @@
+"""Reading a batch of up to 1,000 payments at the speed the ledger takes them.
+
+DRF validates a 1,000-item batch field by field in about 35 ms, more than the ledger needs
+to queue it. `parse_batch` first tries a direct check of the usual, well-formed input; if
+anything at all looks unusual it hands the whole body to the `BatchIn` serializer, which
+then decides and words every error. So the fast path only ever accepts what the serializer
+would accept, with the same result (tests/api/test_batch_parsing.py compares the two).
+"""
+
+import re
+
+from ewallet.errors import EwalletError
+from ewallet.money import parse_yuan
+from wallets.api.fields import parse
+from wallets.api.serializers import WALLET_NUMBER_PATTERN, BatchIn
+
+MAX_ITEMS = 1000
+_NUMBER = re.compile(WALLET_NUMBER_PATTERN.strip("^$"))
+_FIELDS = frozenset({"payer", "payee", "amount", "memo", "idempotency_key"})
+_REQUIRED = _FIELDS - {"memo"}
+
+
+def _item(raw) -> dict | None:
+    """The validated item, or None if the serializer must look at it."""
+    if type(raw) is not dict or not (_REQUIRED <= raw.keys() <= _FIELDS):
+        return None
+    payer, payee, key = raw["payer"], raw["payee"], raw["idempotency_key"]
+    memo = raw.get("memo", "")
+    if not (
+        type(payer) is str
+        and type(payee) is str
+        and _NUMBER.fullmatch(payer)
+        and _NUMBER.fullmatch(payee)
+        and type(key) is str
+        and 0 < len(key) <= 200
+        and key == key.strip()
+        and type(memo) is str
+        and len(memo) <= 140
+        and memo == memo.strip()
+    ):
+        return None
+    try:
+        amount = parse_yuan(raw["amount"])
+    except EwalletError:
+        return None
+    return {"payer": payer, "payee": payee, "amount": amount, "memo": memo, "idempotency_key": key}
+
+
+def parse_batch(data) -> list[dict]:
+    """The batch's items as the serializer would give them; its 400 if any is invalid."""
+    if type(data) is dict and data.keys() == {"transfers"}:
+        items = data["transfers"]
+        if type(items) is list and 0 < len(items) <= MAX_ITEMS:
+            parsed = [_item(raw) for raw in items]
+            if None not in parsed:
+                return parsed
+    return parse(BatchIn, data)["transfers"]
