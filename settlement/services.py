@@ -74,8 +74,8 @@ def transfer_submit(
 ) -> tuple[Transfer, bool]:
     """Queue a transfer. Returns (transfer, created); the same key and legs return the first.
 
-    Three statements on the usual path: look up the accounts' assets, insert the transfer
-    (the unique key decides idempotency, with no savepoint), insert the legs.
+    Two statements on the usual path: look up the accounts' assets, then insert the
+    transfer and its legs (the unique key decides idempotency, with no savepoint).
     """
     if not legs:
         raise TransferInvalid(ErrorCode.INVALID_INPUT, "a transfer needs at least one leg")
@@ -85,37 +85,57 @@ def transfer_submit(
         )
     kind = TransferKind(kind)
     wanted = [(leg.debit_id, leg.credit_id, require_fen(leg.amount)) for leg in legs]
-    ids = {account for debit, credit, _ in wanted for account in (debit, credit)}
-    assets = dict(Account.objects.filter(id__in=ids).values_list("id", "asset"))
+    assets = _assets_of({account for debit, credit, _ in wanted for account in (debit, credit)})
     _check_legs(wanted, assets)
 
     transfer = Transfer(kind=kind, idempotency_key=idempotency_key, memo=memo[:140])
-    rows = fetch(
-        f"INSERT INTO {Transfer._meta.db_table} "
-        "(kind, state, reject_code, idempotency_key, memo, created_at) "
-        "VALUES (%s, %s, '', %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        [
-            transfer.kind,
-            transfer.state,
-            transfer.idempotency_key,
-            transfer.memo,
-            connection.ops.adapt_datetimefield_value(transfer.created_at),
-        ],
-    )
-    if not rows:
+    row = [
+        transfer.kind,
+        transfer.state,
+        transfer.idempotency_key,
+        transfer.memo,
+        connection.ops.adapt_datetimefield_value(transfer.created_at),
+    ]
+    legs_rows = [
+        (seq, assets[debit], debit, credit, amount)
+        for seq, (debit, credit, amount) in enumerate(wanted)
+    ]
+    transfer_id = _insert_transfer(row, legs_rows)
+    if transfer_id is None:
         return _find_replay(idempotency_key, kind, wanted), False
-    transfer.pk = rows[0][0]
+    transfer.pk = transfer_id
     transfer._state.adding = False
-    insert_rows(
-        TransferLeg._meta.db_table,
-        ["transfer_id", "seq", "asset", "debit_id", "credit_id", "amount"],
-        [
-            (transfer.pk, seq, assets[debit], debit, credit, amount)
-            for seq, (debit, credit, amount) in enumerate(wanted)
-        ],
-    )
     doorbell.ring_on_commit()
     return transfer, True
+
+
+_INSERT_TRANSFER = (
+    f"INSERT INTO {Transfer._meta.db_table} "
+    "(kind, state, reject_code, idempotency_key, memo, created_at) "
+    "VALUES (%s, %s, '', %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+)
+_LEG_COLUMNS = ["transfer_id", "seq", "asset", "debit_id", "credit_id", "amount"]
+
+
+def _insert_transfer(row: list, legs_rows: list[tuple]) -> int | None:
+    """Insert one transfer and its legs; None if its key was taken (nothing inserted)."""
+    if connection.vendor == "postgresql":
+        # One round trip: the legs are inserted only if the transfer was.
+        columns = list(zip(*legs_rows, strict=True))
+        rows = fetch(
+            f"WITH t AS ({_INSERT_TRANSFER}) "
+            f"INSERT INTO {TransferLeg._meta.db_table} ({', '.join(_LEG_COLUMNS)}) "
+            "SELECT t.id, l.seq, l.asset, l.debit, l.credit, l.amount FROM t, "
+            "unnest(%s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS l(seq, asset, debit, credit, amount) RETURNING transfer_id",
+            [*row, *(array_literal(column) for column in columns)],
+        )
+        return rows[0][0] if rows else None
+    rows = fetch(_INSERT_TRANSFER, row)
+    if not rows:
+        return None
+    insert_rows(TransferLeg._meta.db_table, _LEG_COLUMNS, [(rows[0][0], *leg) for leg in legs_rows])
+    return rows[0][0]
 
 
 @dataclass(frozen=True)

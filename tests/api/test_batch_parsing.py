@@ -1,13 +1,13 @@
-"""The batch endpoint's fast reader agrees with the BatchIn serializer on every input."""
+"""The fast readers of payments and batches agree with their serializers on every input."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
-from wallets.api.batch import parse_batch
+from wallets.api.batch import parse_batch, parse_payment
 from wallets.api.fields import parse
-from wallets.api.serializers import BatchIn
+from wallets.api.serializers import BatchIn, PaymentIn
 
 GOOD = {"payer": "0" * 16, "payee": "1" * 16, "amount": "1.00", "idempotency_key": "k"}
 
@@ -77,3 +77,18 @@ def test_fast_and_serializer_agree(batch):
 )
 def test_edges_agree(data):
     assert fast_says(data) == serializer_says(data)
+
+
+def _outcome(read, data):
+    try:
+        return ("ok", read(data))
+    except ValidationError as error:
+        return ("invalid", error.detail)
+
+
+@settings(max_examples=300, deadline=None)
+@given(items)
+def test_fast_and_serializer_agree_on_single_payments(payment):
+    if isinstance(payment, dict):
+        payment = {k: v for k, v in payment.items() if k != "idempotency_key"}
+    assert _outcome(parse_payment, payment) == _outcome(lambda d: parse(PaymentIn, d), payment)

@@ -31,7 +31,7 @@ from settlement.models import (
 from wallets import selectors, services
 from wallets.api import present
 from wallets.api import serializers as s
-from wallets.api.batch import parse_batch
+from wallets.api.batch import parse_batch, parse_payment
 from wallets.api.fields import parse
 from wallets.api.health import health_report
 from wallets.api.idempotency import idempotency_key, idempotent
@@ -397,7 +397,7 @@ class TransfersView(APIView):
     def post(self, request):
         who = principal(request)
         wait_ms = parse(WaitQuery, request.query_params)["wait"] if request.query_params else 0
-        data = parse(s.PaymentIn, request.data)
+        data = parse_payment(request.data)
         payer, payee = selectors.payment_wallets(who, data["payer"], data["payee"])
         transfer = services.payment_submit(
             payer=payer,
