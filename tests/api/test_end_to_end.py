@@ -52,9 +52,9 @@ class Server:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"gunicorn exited:\n{log.read_text()}"
             try:
-                requests.get(f"{self.url}/api/v1/health", timeout=1)
+                requests.get(f"{self.url}/api/v1/health", timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still starting
                 time.sleep(0.2)
         raise AssertionError(f"gunicorn never answered:\n{log.read_text()}")
 
