@@ -433,3 +433,37 @@ def payments_submit_many(
     submitted = ledger.transfers_submit_many([spec for _, spec in queued])
     outcomes.update((index, outcome) for (index, _), outcome in zip(queued, submitted, strict=True))
     return [outcomes[index] for index in range(len(payments))]
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    wallet: str  # wallet number
+    amount: int
+    idempotency_key: str
+
+
+def wallet_loads_submit_many(
+    *, actor, operator_id: int, loads: Sequence[LoadSpec]
+) -> list[SubmitOutcome]:
+    """An operator's batch of loads (bank deposits -> e-CNY) into its own wallets, each
+    queued or refused alone, like `payments_submit_many`: the vault pays each wallet."""
+    vault_id = Operator.objects.values_list("vault_account_id", flat=True).get(pk=operator_id)
+    wallets = {
+        number: (account_id, wallet_operator)
+        for number, account_id, wallet_operator, _ in _wallet_rows({spec.wallet for spec in loads})
+    }
+    outcomes: dict[int, SubmitOutcome] = {}
+    queued: list[tuple[int, TransferSpec]] = []
+    for index, spec in enumerate(loads):
+        wallet = wallets.get(spec.wallet)
+        if wallet is None or wallet[1] != operator_id:
+            error = WalletError(
+                ErrorCode.NOT_FOUND, f"no wallet {spec.wallet} at this operator", field="wallet"
+            )
+            outcomes[index] = SubmitOutcome(error=error)
+        else:
+            legs = [LegSpec(vault_id, wallet[0], spec.amount)]
+            queued.append((index, TransferSpec(TransferKind.LOAD, legs, spec.idempotency_key)))
+    submitted = ledger.transfers_submit_many([spec for _, spec in queued])
+    outcomes.update((index, outcome) for (index, _), outcome in zip(queued, submitted, strict=True))
+    return [outcomes[index] for index in range(len(loads))]

@@ -1,0 +1,102 @@
+"""`manage.py loadrun` end to end: a population, a run, checks, report.json and
+report.html with charts; the same seed gives the same outcomes; --compare; and a run
+settled by real celery workers on PostgreSQL."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from settlement.audit.verify import audit_verify
+from settlement.models import Transfer
+
+CHECKS = {"exactly_once", "money_conserved", "no_negative_balance", "audit_verify"}
+
+
+def run(tmp_path, name, **options) -> dict:
+    out = io.StringIO()
+    call_command("loadrun", out=str(tmp_path), name=name, no_progress=True, stdout=out, **options)
+    assert f"report: {tmp_path / name / 'report.html'}" in out.getvalue()
+    return json.loads((tmp_path / name / "report.json").read_text())
+
+
+def test_a_small_inprocess_run_writes_its_report_and_passes_its_checks(
+    transactional_db, audit_key, tmp_path
+):
+    report = run(
+        tmp_path, "small", scenario="payday", transfers=1_500, seed=3, people=120, merchants=15
+    )
+    assert set(report["checks"]) == CHECKS
+    assert all(check["ok"] for check in report["checks"].values()), report["checks"]
+    assert report["transfers"]["accepted"] == 1_500
+    assert report["transfers"]["settled"] + report["transfers"]["rejected"] == 1_500
+    assert report["achieved_tps"] > 0
+    latency = report["latency_ms"]["submit_to_settled"]
+    assert 0 <= latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+    assert report["scenario"]["name"] == "payday"
+    assert [p["name"] for p in report["scenario"]["timeline"]] == ["payday loads", "merchant rush"]
+    assert report["population"]["people"] == 120
+    assert sum(report["rejections"].values()) == report["transfers"]["rejected"]
+    assert report["series"]["backlog"]
+    assert report["machine"]["cores"] and report["processes"]
+    folder = tmp_path / "small"
+    for chart in ("throughput.png", "latency.png", "backlog.png", "rejections.png"):
+        assert (folder / chart).read_bytes()[:4] == b"\x89PNG"
+        assert f'src="{chart}"' in (folder / "report.html").read_text()
+    assert not Transfer.objects.filter(state="RECEIVED").exists()
+    assert audit_verify().ok
+
+
+def test_the_same_seed_gives_the_same_run_and_compare_shows_both(
+    transactional_db, audit_key, tmp_path
+):
+    options = {"scenario": "spike", "transfers": 800, "seed": 11, "people": 80, "merchants": 8}
+    first = run(tmp_path, "a", **options)
+    second = run(tmp_path, "b", flush=True, **options)
+    assert first["population"] == second["population"]
+    assert first["rejections"] == second["rejections"]
+    assert first["transfers"] == second["transfers"]
+
+    out = io.StringIO()
+    call_command(
+        "loadrun", compare=[str(tmp_path / "a"), str(tmp_path / "b" / "report.json")], stdout=out
+    )
+    text = out.getvalue()
+    assert "A: a" in text and "B: b" in text
+    assert "achieved tps" in text and "latency p99 ms" in text
+    assert "1.00x" in text  # the same number of transfers offered
+
+
+def test_a_paced_run_offers_its_rate(transactional_db, audit_key, tmp_path):
+    report = run(tmp_path, "paced", transfers=600, rate=600, seed=2, people=60, merchants=6)
+    assert report["offered_tps"] == 600
+    assert 400 < report["submitted_tps"] < 800
+    assert all(check["ok"] for check in report["checks"].values())
+
+
+@pytest.mark.worker
+def test_a_run_settled_by_real_celery_workers_on_postgres(transactional_db, audit_key, tmp_path):
+    from ewallet import celery_app
+    from settlement import doorbell
+
+    celery_app.control.purge()
+    doorbell.answer()
+    report = run(
+        tmp_path,
+        "workers",
+        transfers=3_000,
+        seed=4,
+        people=200,
+        merchants=20,
+        settlement="workers",
+        workers=2,
+        batch_size=500,
+    )
+    assert report["options"]["settlement"] == "workers"
+    assert report["machine"]["database"] == "postgresql"
+    assert all(check["ok"] for check in report["checks"].values()), report["checks"]
+    assert report["transfers"]["settled"] + report["transfers"]["rejected"] == 3_000
+    workers = [p for p in report["processes"] if p["name"].startswith("celery worker")]
+    assert len({p["name"].split(" child")[0] for p in workers}) == 2
+    assert all(p["rss_end_kb"] for p in workers)

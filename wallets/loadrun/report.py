@@ -1,0 +1,229 @@
+"""A run's report on disk: report.json, PNG charts and report.html; and comparing two.
+
+Pure Python plus matplotlib (drawn off-screen): it reads and writes only the report dict.
+"""
+
+import html
+import json
+from pathlib import Path
+
+CHARTS = {
+    "throughput.png": "Throughput over time",
+    "latency.png": "Submit to settled latency",
+    "backlog.png": "Backlog (transfers received, not yet decided)",
+    "rejections.png": "Rejections over time, by code",
+}
+
+
+def write_report(folder: Path, report: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    report["charts"] = draw_charts(folder, report)
+    (folder / "report.json").write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    (folder / "report.html").write_text(render_html(report))
+    return folder
+
+
+def load_report(path: str | Path) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    return json.loads(path.read_text())
+
+
+def draw_charts(folder: Path, report: dict) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = report["series"]
+    step = series["interval_s"]
+    seconds = [i * step for i in range(len(series["decided"]))]
+    drawn = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(folder / name, dpi=80)
+        plt.close(fig)
+        drawn.append(name)
+
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    submitted = (series["submitted"] + [0] * len(seconds))[: len(seconds)]
+    ax.step(seconds, [n / step for n in submitted], where="post", label="accepted")
+    decided = [n / step for n in series["decided"]]
+    ax.step(seconds, decided, where="post", label="settled + rejected")
+    if series.get("offered"):
+        offered = series["offered"]
+        ax.step(
+            [t for t, _ in offered],
+            [r for _, r in offered],
+            where="post",
+            linestyle="--",
+            color="grey",
+            label="offered",
+        )
+    ax.set_xlabel("seconds since start")
+    ax.set_ylabel("transfers/s")
+    ax.set_title(CHARTS["throughput.png"])
+    ax.legend(loc="best")
+    save(fig, "throughput.png")
+
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    latencies = series.get("latency_histogram_ms") or []
+    if latencies:
+        edges, counts = zip(*latencies, strict=True)
+        width = (edges[1] - edges[0]) if len(edges) > 1 else 1.0
+        ax.bar(edges, counts, width=width, align="edge", color="tab:blue")
+    summary = report["latency_ms"]["submit_to_settled"]
+    for name, style in (("p50", ":"), ("p95", "--"), ("p99", "-")):
+        if summary.get(name) is not None:
+            ax.axvline(
+                summary[name],
+                color="tab:red",
+                linestyle=style,
+                label=f"{name} {summary[name]:,.0f} ms",
+            )
+    ax.set_xlabel("milliseconds from submit to settled")
+    ax.set_ylabel("transfers")
+    ax.set_title(CHARTS["latency.png"])
+    if summary.get("p50") is not None:
+        ax.legend(loc="best")
+    save(fig, "latency.png")
+
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    backlog = series.get("backlog") or []
+    if backlog:
+        ax.plot([t for t, _ in backlog], [n for _, n in backlog], color="tab:orange")
+    ax.set_xlabel("seconds since start")
+    ax.set_ylabel("transfers waiting")
+    ax.set_title(CHARTS["backlog.png"])
+    save(fig, "backlog.png")
+
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    bottom = [0] * len(seconds)
+    for code, counts in sorted(series.get("rejected_by_code", {}).items()):
+        counts = (counts + [0] * len(seconds))[: len(seconds)]
+        ax.bar(seconds, counts, bottom=bottom, width=step, align="edge", label=code)
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
+    ax.set_xlabel("seconds since start")
+    ax.set_ylabel(f"rejections per {step:g} s")
+    ax.set_title(CHARTS["rejections.png"])
+    if series.get("rejected_by_code"):
+        ax.legend(loc="best", fontsize="small")
+    save(fig, "rejections.png")
+    return drawn
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def headline(report: dict) -> list[tuple[str, object]]:
+    """The figures a reader compares first, as (label, value) rows."""
+    latency = report["latency_ms"]["submit_to_settled"]
+    transfers = report["transfers"]
+    return [
+        ("scenario", report["scenario"]["name"]),
+        ("via", report["options"]["via"]),
+        ("settlement", report["options"]["settlement"]),
+        ("database", report["machine"].get("database")),
+        ("transfers offered", transfers["offered"]),
+        ("accepted", transfers["accepted"]),
+        ("settled", transfers["settled"]),
+        ("rejected", transfers["rejected"]),
+        ("offered tps", report["offered_tps"]),
+        ("submitted tps", report["submitted_tps"]),
+        ("achieved tps", report["achieved_tps"]),
+        ("settlement tps (first to last decision)", report["settlement_tps"]),
+        ("latency p50 ms", latency.get("p50")),
+        ("latency p95 ms", latency.get("p95")),
+        ("latency p99 ms", latency.get("p99")),
+        ("latency max ms", latency.get("max")),
+        ("wall seconds", report["seconds"]["run"]),
+        ("checks", "all ok" if all(c["ok"] for c in report["checks"].values()) else "FAILED"),
+        ("load average at start", report["machine"].get("load_start")),
+    ]
+
+
+def render_html(report: dict) -> str:
+    def table(rows, head=None):
+        out = ["<table>"]
+        if head:
+            out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
+        for row in rows:
+            out.append("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>")
+        out.append("</table>")
+        return "\n".join(out)
+
+    checks = [
+        (
+            name,
+            "ok" if c["ok"] else "FAILED",
+            ", ".join(f"{k}={v}" for k, v in c.items() if k != "ok"),
+        )
+        for name, c in report["checks"].items()
+    ]
+    phases = [(p["name"], p["count"], p["rate"], p["kind"]) for p in report["scenario"]["timeline"]]
+    rejections = sorted(report["rejections"].items(), key=lambda item: -item[1])
+    processes = [
+        (p["name"], p["pid"], p.get("rss_start_kb"), p.get("rss_end_kb"), p.get("rss_max_kb"))
+        for p in report.get("processes", [])
+    ]
+    charts = "\n".join(
+        f'<figure><img src="{name}" alt="{html.escape(CHARTS[name])}">'
+        f"<figcaption>{html.escape(CHARTS[name])}</figcaption></figure>"
+        for name in report.get("charts", [])
+    )
+    machine = sorted(report["machine"].items())
+    title = f"Load run {report['run']}: {report['scenario']['name']}"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 900px; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(report["scenario"]["description"])}.
+Started {html.escape(report["started_at"])};
+command <code>{html.escape(report["command"])}</code>.</p>
+<h2>Figures</h2>
+{table(headline(report))}
+<h2>Checks</h2>
+{table(checks, ["check", "result", "details"])}
+<h2>Charts</h2>
+{charts}
+<h2>Phases</h2>
+{table(phases, ["phase", "transfers", "offered/s", "kind"])}
+<h2>Rejections by code</h2>
+{table(rejections, ["code", "transfers"])}
+<h2>Population</h2>
+{table(sorted(report["population"].items()))}
+<h2>Processes (RSS, KiB)</h2>
+{table(processes, ["process", "pid", "start", "end", "max"])}
+<h2>Machine</h2>
+{table(machine)}
+</body></html>
+"""
+
+
+def compare(a: dict, b: dict) -> str:
+    """Two runs side by side, with B's change against A where both are numbers."""
+    rows = []
+    first, second = dict(headline(a)), dict(headline(b))
+    width = max(len(label) for label in first)
+    rows.append(f"{'':<{width}}  {'A: ' + a['run']:>22}  {'B: ' + b['run']:>22}  {'B/A':>7}")
+    for label in first:
+        x, y = first[label], second.get(label)
+        ratio = ""
+        if isinstance(x, int | float) and isinstance(y, int | float) and x and y is not None:
+            ratio = f"{y / x:.2f}x"
+        rows.append(f"{label:<{width}}  {_fmt(x):>22}  {_fmt(y):>22}  {ratio:>7}")
+    return "\n".join(rows)
