@@ -21,28 +21,22 @@ from ewallet.money import yuan
 from settlement.models import AccountStatus, Transfer, TransferKind, TransferState
 from wallets import services
 from wallets.catalogue import OPERATORS
+from wallets.loadrun.drivers import InProcessDriver
+from wallets.loadrun.population import KYC_MIX as population_kyc_mix
+from wallets.loadrun.population import (
+    MARKET_SHARE,
+    MERCHANT_TRADES,
+    Merchant,
+    Person,
+    Population,
+)
+from wallets.loadrun.runner import RunOptions, Wallets
+from wallets.loadrun.scenarios import SCENARIOS, plan, timeline
 from wallets.models import HolderKind, KycMethod, Operator, Wallet
 from wallets.roles import Role
 
-# Rough shares of e-CNY wallets by operator: the big four lead, the online banks follow.
-MARKET_SHARE = {
-    "ICBC": 20,
-    "CCB": 18,
-    "ABC": 15,
-    "BOC": 14,
-    "PSBC": 10,
-    "BOCOM": 8,
-    "WEBANK": 8,
-    "MYBANK": 7,
-}
 # People by KYC strength; class 1 (in person) is rare, anonymous class 4 common.
-KYC_MIX = [
-    (KycMethod.IN_PERSON, 5),
-    (KycMethod.REMOTE_ID_BANK, 35),
-    (KycMethod.REMOTE_ID, 25),
-    (KycMethod.PHONE_ONLY, 35),
-]
-MERCHANT_TRADES = ["noodles", "grocery", "pharmacy", "bakery", "tea", "fruit", "hotpot", "books"]
+KYC_MIX = [(KycMethod(method), weight) for method, weight in population_kyc_mix]
 
 
 @dataclass
@@ -68,6 +62,7 @@ class Demo:
         say: Callable[[str], None] = print,
     ) -> None:
         self.rng = random.Random(seed)
+        self.seed = seed
         self.people_count = people
         self.merchant_count = merchants
         self.payment_count = payments
@@ -253,23 +248,30 @@ class Demo:
         self.say(f"{self.result.payments_submitted} mixed payments submitted and settled")
 
     def load_run(self) -> None:
-        """Small merchant payments as fast as this process can submit them."""
+        """A steady load run over the demo's wallets, through the load-run driver: payments
+        drawn by the load-run stream (Pareto merchants, everyday amounts), submitted as
+        fast as this process can, in set-based chunks of 500."""
+        people = [(w.number, w.account_id, w.operator_id) for w in self.people]
+        merchants = [(w.number, w.account_id, w.operator_id) for w in self.merchants]
+        population = Population(
+            seed=self.seed,
+            people=tuple(
+                Person(i, "", "", w.wallet_class_id, 0) for i, w in enumerate(self.people)
+            ),
+            merchants=tuple(
+                Merchant(i, "", "", weight) for i, weight in enumerate(self.merchant_weights)
+            ),
+        )
+        segments = timeline(SCENARIOS["steady"], self.load_transfers, None)
+        driver = InProcessDriver(
+            RunOptions(scenario=SCENARIOS["steady"], transfers=self.load_transfers, chunk=500),
+            Wallets(people=people, merchants=merchants),
+            run=f"demo-{self.seed}",
+        )
         started = time.perf_counter()
-        submitted = 0
-        while submitted < self.load_transfers:
-            with transaction.atomic():
-                for _ in range(min(500, self.load_transfers - submitted)):
-                    payer = self.rng.choice(self.people)
-                    payee = self.rng.choices(self.merchants, weights=self.merchant_weights)[0]
-                    services.payment_submit(
-                        payer=payer,
-                        payee=payee,
-                        amount=self.amount(12),
-                        idempotency_key=self.key("load-run"),
-                    )
-                    submitted += 1
+        driver.run(plan(population, segments, self.seed), segments, started)
         self.wait()
-        self.result.load_run_transfers = submitted
+        self.result.load_run_transfers = driver.accepted
         self.result.load_run_seconds = time.perf_counter() - started
 
 

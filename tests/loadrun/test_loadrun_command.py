@@ -10,6 +10,8 @@ from django.core.management import call_command
 
 from settlement.audit.verify import audit_verify
 from settlement.models import Transfer
+from tests.api.test_end_to_end import server  # noqa: F401  (fixtures)
+from tests.settlement.test_workers import start_worker  # noqa: F401
 
 CHECKS = {"exactly_once", "money_conserved", "no_negative_balance", "audit_verify"}
 
@@ -100,3 +102,24 @@ def test_a_run_settled_by_real_celery_workers_on_postgres(transactional_db, audi
     workers = [p for p in report["processes"] if p["name"].startswith("celery worker")]
     assert len({p["name"].split(" child")[0] for p in workers}) == 2
     assert all(p["rss_end_kb"] for p in workers)
+
+
+@pytest.mark.worker
+def test_a_run_over_http_against_gunicorn_and_a_worker(server, tmp_path):  # noqa: F811
+    report = run(
+        tmp_path,
+        "http",
+        scenario="payday",
+        transfers=400,
+        rate=200,
+        seed=6,
+        people=60,
+        merchants=6,
+        via=server.url,
+        clients=8,
+    )
+    assert report["options"]["settlement"] == "external"
+    assert report["http_statuses"] == {"202": 400}
+    assert report["transfers"]["accepted"] == 400
+    assert report["latency_ms"]["http_request"]["count"] == 400
+    assert all(check["ok"] for check in report["checks"].values()), report["checks"]
