@@ -100,6 +100,27 @@ def test_a_balanced_pair_of_postings_commits(world):
     assert audit_verify().mismatch.check == "postings"
 
 
+def test_a_transfer_checked_once_per_round_is_checked_again_after_more_writes(world):
+    # The trigger skips a transfer's second posting in the same firing round; a posting
+    # written after the round (here: after SET CONSTRAINTS ... IMMEDIATE) is checked.
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+    settled = world.pay(alice, bob, 10)
+    insert = (
+        "INSERT INTO settlement_posting (transfer_id, account_id, asset, amount) "
+        "VALUES (%s, %s, 'ECNY', %s)"
+    )
+    unbalanced = f"postings of transfer {settled.pk} do not balance"
+    with pytest.raises(IntegrityError, match=unbalanced), transaction.atomic():
+        sql(insert, [settled.pk, alice.account_id, -500])
+        sql(insert, [settled.pk, bob.account_id, 500])
+        sql("SET CONSTRAINTS ALL IMMEDIATE", [])  # the pair balances: this round passes
+        sql("SET CONSTRAINTS ALL DEFERRED", [])
+        sql(insert, [settled.pk, bob.account_id, 1])
+    assert Posting.objects.filter(transfer=settled).count() == 2
+    assert audit_verify().ok
+
+
 def test_a_wallet_balance_cannot_go_negative(world):
     alice = world.wallet("Alice", load=100)
     with pytest.raises(IntegrityError, match="account_balance_not_negative"), transaction.atomic():

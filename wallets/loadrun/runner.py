@@ -403,7 +403,6 @@ def machine_facts() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "database": connection.vendor,
-        "settlement_batch_size": settings.EWALLET_SETTLEMENT_BATCH_SIZE,
     }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
