@@ -4,6 +4,8 @@
 #
 #   bench/api.sh pay   [SECONDS] [CONNECTIONS]   single payments, one per request
 #   bench/api.sh batch [SECONDS] [CONNECTIONS]   /transfers/batch, BENCH_BATCH per request
+#   bench/api.sh bare  [SECONDS] [CONNECTIONS]   the yardstick: bench/baseline/bare.py, one
+#                                                DRF view doing one INSERT, same gunicorn
 #
 # Uses (and recreates) the database $BENCH_DB (default ewallet_apibench) and Redis db 12.
 # Needs wrk (Debian: apt-get install wrk). Tunables: GUNICORN_WORKERS, GUNICORN_THREADS,
@@ -35,6 +37,23 @@ mkdir -p var/log
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done; wait || true; }
 trap cleanup EXIT
+
+if [ "$mode" = bare ]; then
+  dropdb -h 127.0.0.1 -U postgres --if-exists ewallet_bare
+  createdb -h 127.0.0.1 -U postgres ewallet_bare
+  psql -q -h 127.0.0.1 -U postgres -d ewallet_bare -c "$($PY -c \
+    'import sys; sys.path.insert(0, "bench/baseline"); import bare; print(bare.TABLE)')"
+  setsid .venv/bin/gunicorn bare:application --chdir bench/baseline --bind "127.0.0.1:$port" \
+    --workers "${GUNICORN_WORKERS:-4}" --threads "${GUNICORN_THREADS:-1}" \
+    >var/log/bench-bare.log 2>&1 &
+  pids+=($!)
+  until curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' \
+    -d '{"payer":"a","payee":"b"}' "http://127.0.0.1:$port/api/v1/transfers"; do sleep 0.5; done
+  echo "== $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "== wrk bare: ${seconds}s, $connections connections, gunicorn ${GUNICORN_WORKERS:-4}x${GUNICORN_THREADS:-1}"
+  wrk -t2 -c "$connections" -d "${seconds}s" --latency -s bench/wrk/pay.lua "http://127.0.0.1:$port"
+  exit 0
+fi
 setsid .venv/bin/celery -A ewallet worker --beat --schedule var/log/bench-beat \
   --concurrency "${CELERY_CONCURRENCY:-2}" --loglevel WARNING >var/log/bench-worker.log 2>&1 &
 pids+=($!)

@@ -64,7 +64,6 @@ def accounts_set_policy(
     return Account.objects.filter(id__in=account_ids).update(**changes)
 
 
-@transaction.atomic
 def transfer_submit(
     *,
     kind: TransferKind,
@@ -74,8 +73,10 @@ def transfer_submit(
 ) -> tuple[Transfer, bool]:
     """Queue a transfer. Returns (transfer, created); the same key and legs return the first.
 
-    Two statements on the usual path: look up the accounts' assets, then insert the
-    transfer and its legs (the unique key decides idempotency, with no savepoint).
+    On PostgreSQL the usual path is one statement in autocommit: it checks the legs'
+    accounts and inserts the transfer and its legs, or inserts nothing. Only then (a key
+    seen before, or a leg that names a wrong account) does the careful path run, to find
+    the replay or the reason.
     """
     if not legs:
         raise TransferInvalid(ErrorCode.INVALID_INPUT, "a transfer needs at least one leg")
@@ -85,9 +86,6 @@ def transfer_submit(
         )
     kind = TransferKind(kind)
     wanted = [(leg.debit_id, leg.credit_id, require_fen(leg.amount)) for leg in legs]
-    assets = _assets_of({account for debit, credit, _ in wanted for account in (debit, credit)})
-    _check_legs(wanted, assets)
-
     transfer = Transfer(kind=kind, idempotency_key=idempotency_key, memo=memo[:140])
     row = [
         transfer.kind,
@@ -96,13 +94,20 @@ def transfer_submit(
         transfer.memo,
         connection.ops.adapt_datetimefield_value(transfer.created_at),
     ]
-    legs_rows = [
-        (seq, assets[debit], debit, credit, amount)
-        for seq, (debit, credit, amount) in enumerate(wanted)
-    ]
-    transfer_id = _insert_transfer(row, legs_rows)
+    transfer_id = None
+    if connection.vendor == "postgresql" and all(debit != credit for debit, credit, _ in wanted):
+        transfer_id = _insert_checked_transfer(row, wanted)
     if transfer_id is None:
-        return _find_replay(idempotency_key, kind, wanted), False
+        with transaction.atomic():
+            assets = _assets_of({a for debit, credit, _ in wanted for a in (debit, credit)})
+            _check_legs(wanted, assets)
+            legs_rows = [
+                (seq, assets[debit], debit, credit, amount)
+                for seq, (debit, credit, amount) in enumerate(wanted)
+            ]
+            transfer_id = _insert_transfer(row, legs_rows)
+            if transfer_id is None:
+                return _find_replay(idempotency_key, kind, wanted), False
     transfer.pk = transfer_id
     transfer._state.adding = False
     doorbell.ring_on_commit()
@@ -115,6 +120,36 @@ _INSERT_TRANSFER = (
     "VALUES (%s, %s, '', %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
 )
 _LEG_COLUMNS = ["transfer_id", "seq", "asset", "debit_id", "credit_id", "amount"]
+
+# The legs with their accounts' asset, kept only where both accounts exist and agree; the
+# transfer is inserted only if every leg was kept, and its legs only if it was inserted.
+_INSERT_CHECKED_TRANSFER = (
+    "WITH l AS ("
+    " SELECT l.seq, d.asset, l.debit, l.credit, l.amount"
+    " FROM unnest(%s::int[], %s::bigint[], %s::bigint[], %s::bigint[])"
+    "  AS l(seq, debit, credit, amount)"
+    f" JOIN {Account._meta.db_table} d ON d.id = l.debit"
+    f" JOIN {Account._meta.db_table} c ON c.id = l.credit AND c.asset = d.asset"
+    "), t AS ("
+    f" INSERT INTO {Transfer._meta.db_table}"
+    " (kind, state, reject_code, idempotency_key, memo, created_at)"
+    " SELECT %s, %s, '', %s, %s, %s WHERE (SELECT count(*) FROM l) = %s"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+    ") "
+    f"INSERT INTO {TransferLeg._meta.db_table} ({', '.join(_LEG_COLUMNS)}) "
+    "SELECT t.id, l.seq, l.asset, l.debit, l.credit, l.amount FROM t, l RETURNING transfer_id"
+)
+
+
+def _insert_checked_transfer(row: list, wanted: list[tuple[int, int, int]]) -> int | None:
+    """PostgreSQL: check and insert in one round trip (a single statement needs no
+    transaction of its own). None if nothing was inserted, for whatever reason."""
+    columns = [range(len(wanted)), *zip(*wanted, strict=True)]
+    rows = fetch(
+        _INSERT_CHECKED_TRANSFER,
+        [*(array_literal(list(column)) for column in columns), *row, len(wanted)],
+    )
+    return rows[0][0] if rows else None
 
 
 def _insert_transfer(row: list, legs_rows: list[tuple]) -> int | None:

@@ -4,6 +4,7 @@ import time
 
 from django.core.cache import cache
 from django.db import connection
+from kombu import Connection
 
 from settlement.models import Transfer, TransferState
 
@@ -33,7 +34,8 @@ def _broker() -> dict:
 
     if app.conf.task_always_eager:
         return {"mode": "in-process"}
-    with app.connection_for_write() as conn:
+    # A new connection, not one from the pool: the question is whether the broker answers now.
+    with Connection(app.conf.broker_url, connect_timeout=1) as conn:
         conn.ensure_connection(max_retries=1, timeout=1)
         return {"mode": conn.transport.driver_type}
 
