@@ -53,6 +53,14 @@ class Command(BaseCommand):
         parser.add_argument("--out", default="var/loadruns")
         parser.add_argument("--name", help="the run's folder name (default: a timestamp)")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--watch",
+            type=int,
+            nargs="+",
+            default=[],
+            metavar="PID",
+            help="also follow these processes' memory (and their children's), e.g. gunicorn",
+        )
         parser.add_argument("--compare", nargs=2, metavar=("A", "B"))
 
     def handle(self, *args, **o):
@@ -98,6 +106,7 @@ class Command(BaseCommand):
             name=o["name"],
             command=command_line(sys.argv[1:] if sys.argv[1:2] == ["loadrun"] else ["loadrun"]),
             progress=not o["no_progress"] and sys.stdout.isatty(),
+            watch=tuple(o["watch"]),
         )
         say = self.stdout.write
         say(
