@@ -122,7 +122,11 @@ class WalletClass(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     # Every change of limits, with who made it and when (the console shows it).
-    history = HistoricalRecords(excluded_fields=["updated_at", "updated_by"])
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "updated_by"],
+        verbose_name="wallet-class limit change",
+        verbose_name_plural="wallet-class limit changes",
+    )
 
     class Meta:
         verbose_name_plural = "wallet classes"

@@ -325,6 +325,26 @@ def wallet_class_update(*, actor, number: int, **limits: int | None) -> WalletCl
 
 
 @transaction.atomic
+def wallet_classes_apply_preset(*, actor, preset: str) -> list[WalletClass]:
+    """Switch the limits table to a published preset (catalogue.LIMIT_PRESETS), in fen."""
+    from wallets.catalogue import LIMIT_PRESETS
+
+    if preset not in LIMIT_PRESETS:
+        raise WalletError(ErrorCode.INVALID_INPUT, f"no preset {preset!r}", field="preset")
+    return [
+        wallet_class_update(
+            actor=actor,
+            number=number,
+            **{
+                name: None if value is None else value * 100
+                for name, value in zip(LIMIT_FIELDS, limits, strict=True)
+            },
+        )
+        for number, limits in sorted(LIMIT_PRESETS[preset]["classes"].items())
+    ]
+
+
+@transaction.atomic
 def wallet_set_status(*, actor, wallet: Wallet, status: AccountStatus, reason: str) -> Wallet:
     """Freeze (FROZEN), restrict (RECEIVE_ONLY), unfreeze (ACTIVE) or close a wallet."""
     status = AccountStatus(status)

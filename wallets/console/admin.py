@@ -5,7 +5,17 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
@@ -29,6 +39,7 @@ from wallets.models import (
     AuditVerification,
     Holder,
     IssuanceRequest,
+    KycMethod,
     Operator,
     OperatorStatus,
     Wallet,
@@ -338,6 +349,7 @@ class WalletClassAdmin(ConsoleAdmin):
     fields = list_display
     readonly_fields = list_display
     actions_detail = ["edit_limits"]
+    actions_list = ["apply_preset"]
 
     @display(description="balance cap (CNY)")
     def balance_cap_yuan(self, obj):
@@ -392,6 +404,26 @@ class WalletClassAdmin(ConsoleAdmin):
             cancel_url=self.url("change", klass.number),
         )
 
+    @action(description="Switch to a preset", url_path="preset", permissions=["limits"])
+    def apply_preset(self, request):
+        def perform(data):
+            classes = services.wallet_classes_apply_preset(
+                actor=request.user, preset=data["preset"]
+            )
+            numbers = ", ".join(str(klass.number) for klass in classes)
+            return f"limits of classes {numbers} switched", self.url("changelist")
+
+        return self.run_form(
+            request,
+            forms.PresetForm,
+            perform,
+            title="Switch the limits table to a preset",
+            submit_label="Switch",
+            intro="Sources disagree on the limits; these are the published tables. Every "
+            "change is recorded with your name, and applies to every wallet of the class.",
+            cancel_url=self.url("changelist"),
+        )
+
 
 @admin.register(WalletClass.history.model)
 class WalletClassChangeAdmin(ReadOnlyAdmin):
@@ -441,23 +473,22 @@ class HolderAdmin(ConsoleAdmin):
         holders = super().get_queryset(request)
         who = principal(request)
         if request.user.is_superuser:
-            return holders
+            return holders.annotate(scope_operator=Value(None, output_field=IntegerField()))
         if who.operator_id is None:
             return holders.none()
-        return holders.filter(wallets__operator_id=who.operator_id).distinct()
+        return (
+            holders.filter(wallets__operator_id=who.operator_id)
+            .distinct()
+            .annotate(scope_operator=Value(who.operator_id, output_field=IntegerField()))
+        )
 
     @display(description="wallets here")
     def wallets_here(self, obj):
-        wallets = selectors.wallets_visible_to(principal(self._request)).filter(holder=obj)
+        # The scope travels on the row (no per-request state on this shared admin object).
+        wallets = obj.wallets.order_by("pk")
+        if obj.scope_operator is not None:
+            wallets = wallets.filter(operator_id=obj.scope_operator)
         return ", ".join(wallet.number for wallet in wallets) or "—"
-
-    def get_changelist_instance(self, request):
-        self._request = request
-        return super().get_changelist_instance(request)
-
-    def changeform_view(self, request, *args, **kwargs):
-        self._request = request
-        return super().changeform_view(request, *args, **kwargs)
 
     def has_add_permission(self, request) -> bool:
         return super().has_add_permission(request) and principal(request).operator_id is not None
@@ -531,7 +562,19 @@ class WalletAdmin(ConsoleAdmin):
     actions_detail = ["load", "unload", "freeze"]
 
     def get_queryset(self, request):
-        return selectors.wallets_visible_to(principal(request))
+        who = principal(request)
+        # Central-bank staff know anonymous (class 4, phone-only) holders by pseudonym only:
+        # the rule of Principal.sees_identity_of, as a column of the query.
+        sees = ~Q(holder__kyc_method=KycMethod.PHONE_ONLY)
+        if who.operator_id is not None:
+            sees |= Q(operator_id=who.operator_id)
+        if who.holder_id is not None:
+            sees |= Q(holder_id=who.holder_id)
+        return selectors.wallets_visible_to(who).annotate(
+            holder_shown=Case(
+                When(sees, then=F("holder__display_name")), default=F("holder__pseudonym")
+            )
+        )
 
     def get_list_filter(self, request):
         if principal(request).is_central_bank:
@@ -540,21 +583,7 @@ class WalletAdmin(ConsoleAdmin):
 
     @display(description="holder")
     def holder_name(self, obj):
-        # Central-bank staff know anonymous (class 4, phone-only) holders by pseudonym only.
-        return obj.holder.display_name if self._sees(obj) else obj.holder.pseudonym
-
-    def _sees(self, obj) -> bool:
-        request = getattr(self, "_request", None)
-        who = principal(request) if request else None
-        return bool(who and who.sees_identity_of(obj.holder, obj.operator_id))
-
-    def get_changelist_instance(self, request):
-        self._request = request
-        return super().get_changelist_instance(request)
-
-    def changeform_view(self, request, *args, **kwargs):
-        self._request = request
-        return super().changeform_view(request, *args, **kwargs)
+        return obj.holder_shown
 
     @display(description="balance (CNY)", ordering="account__balance")
     def balance_yuan(self, obj):

@@ -64,7 +64,7 @@ class ConsoleAdmin(ModelAdmin):
     def run_form(self, request, form_class, perform, *, initial=None, **page):
         """GET shows the form; a valid POST calls `perform(cleaned_data)` (one service),
         which returns (message, redirect URL); a refusal by the service is shown on the form."""
-        form = form_class(request.POST or None, initial=initial)
+        form = form_class(request.POST if request.method == "POST" else None, initial=initial)
         if request.method == "POST" and form.is_valid():
             try:
                 message, url = perform(form.cleaned_data)

@@ -11,7 +11,10 @@ from wallets.console import selectors as console
 from wallets.models import Operator, Wallet
 from wallets.selectors import Principal
 
-# Chart colours: the theme's red, then neutral tones that read on light and dark.
+# Wider bars and visible points than the theme's defaults (dataset options win over them).
+BAR = {"maxBarThickness": 48, "borderRadius": 6}
+POINTS = {"pointStyle": "circle", "pointRadius": 3}
+# Chart colours: the theme's red, then tones that read on light and dark.
 PALETTE = ["#dc2626", "#f59e0b", "#2563eb", "#16a34a", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 
 
@@ -56,6 +59,8 @@ def central_bank_context() -> dict:
                     "data": [yuan_number(total) for _, total in over_time],
                     "borderColor": PALETTE[0],
                     "backgroundColor": PALETTE[0],
+                    "stepped": True,
+                    **POINTS,
                 }
             ],
         ),
@@ -63,16 +68,10 @@ def central_bank_context() -> dict:
             [row["operator"] for row in operators],
             [
                 {
-                    "label": "in vault (CNY)",
-                    "data": [yuan_number(row["vault"]) for row in operators],
+                    "label": "vault and wallets (CNY)",
+                    "data": [yuan_number(row["vault"] + row["wallets"]) for row in operators],
                     "backgroundColor": PALETTE[1],
-                    "stack": "ecny",
-                },
-                {
-                    "label": "in wallets (CNY)",
-                    "data": [yuan_number(row["wallets"]) for row in operators],
-                    "backgroundColor": PALETTE[0],
-                    "stack": "ecny",
+                    **BAR,
                 },
             ],
         ),
@@ -83,6 +82,7 @@ def central_bank_context() -> dict:
                     "label": "in wallets (CNY)",
                     "data": [yuan_number(row["wallets"]) for row in supply.by_class],
                     "backgroundColor": PALETTE[2],
+                    **BAR,
                 }
             ],
         ),
@@ -101,6 +101,7 @@ def central_bank_context() -> dict:
                         if totals.balanced
                         else [PALETTE[0], PALETTE[1], PALETTE[0]]
                     ),
+                    **BAR,
                 }
             ],
         ),
@@ -129,7 +130,8 @@ def central_bank_context() -> dict:
                 {
                     "label": "rejected transfers",
                     "data": [n for _, n in rejections],
-                    "backgroundColor": PALETTE[1],
+                    "backgroundColor": PALETTE[0],
+                    **BAR,
                 }
             ],
         ),
@@ -159,6 +161,7 @@ def operator_context(operator_id: int) -> dict:
                     "label": "in wallets (CNY)",
                     "data": [yuan_number(row["total"] or 0) for row in by_class],
                     "backgroundColor": PALETTE[0],
+                    **BAR,
                 }
             ],
         ),

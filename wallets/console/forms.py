@@ -10,6 +10,7 @@ from unfold.widgets import (
 from ewallet.errors import EwalletError
 from ewallet.money import format_fen, parse_yuan
 from settlement.models import AccountStatus
+from wallets.catalogue import LIMIT_PRESETS
 from wallets.models import (
     LIMIT_FIELDS,
     HolderKind,
@@ -96,6 +97,12 @@ FREEZE_CHOICES = [
     (AccountStatus.RECEIVE_ONLY, "Receive only (no payments out)"),
     (AccountStatus.ACTIVE, "Lift the order (active again)"),
 ]
+
+
+class PresetForm(forms.Form):
+    preset = choice(
+        [(name, preset["title"]) for name, preset in LIMIT_PRESETS.items()], label="Limits table"
+    )
 
 
 class FreezeOrderForm(forms.Form):

@@ -4,8 +4,8 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate, TruncMinute
+from django.db.models import Count
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from settlement.models import (
@@ -19,31 +19,26 @@ from settlement.models import (
 from wallets.models import AuditVerification
 
 
-def circulation_over_time(*, days: int = 30) -> list[tuple[str, int]]:
-    """e-CNY in circulation at the end of each day with issuance or redemption, in fen.
+def circulation_over_time(*, points: int = 60) -> list[tuple[str, int]]:
+    """e-CNY in circulation after each of the last `points` issuances or redemptions, in fen.
 
     Circulation moves only by issuance (up) and redemption (down), so it is the running
-    sum of settled ECNY issuance legs minus redemption legs.
+    sum of settled ECNY issuance legs minus redemption legs, in settlement order.
     """
-    rows = (
+    legs = (
         TransferLeg.objects.filter(
             asset="ECNY",
             transfer__state=TransferState.SETTLED,
             transfer__kind__in=[TransferKind.ISSUE, TransferKind.REDEEM],
         )
-        .annotate(day=TruncDate("transfer__decided_at", tzinfo=timezone.get_current_timezone()))
-        .values("day")
-        .annotate(
-            issued=Sum("amount", filter=Q(transfer__kind=TransferKind.ISSUE)),
-            redeemed=Sum("amount", filter=Q(transfer__kind=TransferKind.REDEEM)),
-        )
-        .order_by("day")
+        .order_by("transfer__decided_at", "transfer_id")
+        .values_list("transfer__decided_at", "transfer__kind", "amount")
     )
     series, total = [], 0
-    for row in rows:
-        total += (row["issued"] or 0) - (row["redeemed"] or 0)
-        series.append((row["day"].isoformat(), total))
-    return series[-days:]
+    for decided_at, kind, amount in legs.iterator():
+        total += amount if kind == TransferKind.ISSUE else -amount
+        series.append((timezone.localtime(decided_at).strftime("%m-%d %H:%M:%S"), total))
+    return series[-points:]
 
 
 @dataclass(frozen=True)
