@@ -99,6 +99,8 @@ class ReadOnlyAdmin(ConsoleAdmin):
     """The ledger: searched and viewed, never added, edited or deleted from the console."""
 
     actions = None
+    # The ledger's tables grow large: no exact COUNT(*) of everything on each page.
+    show_full_result_count = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
