@@ -98,6 +98,11 @@ PAGES = [
     ("wallets", lambda c: "/admin/wallets/wallet/", ALL_STAFF),
     ("Alice's wallet", lambda c: f"/admin/wallets/wallet/{alice(c).pk}/change/", ICBC_ROW),
     (
+        "Alice's wallet's history",
+        lambda c: f"/admin/wallets/wallet/{alice(c).pk}/history/",
+        ICBC_ROW,
+    ),
+    (
         "load Alice's wallet",
         lambda c: f"/admin/wallets/wallet/{alice(c).pk}/load/",
         {"icbc_staff": 200, "ccb_staff": 404},
@@ -116,6 +121,11 @@ PAGES = [
     (
         "Alice's load",
         lambda c: f"/admin/settlement/transfer/{c.alice_load.pk}/change/",
+        ICBC_ROW,
+    ),
+    (
+        "Alice's load's postings",
+        lambda c: f"/admin/settlement/posting/{c.alice_load.postings.first().pk}/change/",
         ICBC_ROW,
     ),
     ("add a transfer", lambda c: "/admin/settlement/transfer/add/", {}),
