@@ -358,3 +358,17 @@ def test_the_limits_table_switches_to_the_ccb_2020_preset_and_back(console):
     policy.post("/admin/wallets/walletclass/preset/", {"preset": "caixin_2021"})
     assert WalletClass.objects.get(number=4).limits()["balance_cap"] == yuan(10_000)
     assert klass.history.filter(history_user=console.users["policy"]).count() == 2
+
+
+def test_console_actions_are_kept_in_each_rows_history(console):
+    from django.contrib.admin.models import LogEntry
+
+    request = request_issuance(console.client("issuer"), console.world.operators["ICBC"], "10")
+    console.client("approver").post(f"/admin/wallets/issuancerequest/{request.pk}/approve/")
+    entries = LogEntry.objects.filter(object_id=str(request.pk)).order_by("pk")
+    assert [(entry.user.username, entry.change_message.split(":")[0]) for entry in entries] == [
+        ("maker", f"request {request.pk} made"),
+        ("checker", f"request {request.pk} approved"),
+    ]
+    page = console.client("auditor").get(f"/admin/wallets/issuancerequest/{request.pk}/history/")
+    assert f"request {request.pk} approved" in page.content.decode()

@@ -143,7 +143,7 @@ class OperatorAdmin(ConsoleAdmin):
 
         def perform(data):
             operator = services.operator_onboard(actor=request.user, **data)
-            return f"{operator.code} onboarded", self.url("change", operator.pk)
+            return f"{operator.code} onboarded", self.url("change", operator.pk), operator
 
         return self.run_form(
             request,
@@ -161,7 +161,7 @@ class OperatorAdmin(ConsoleAdmin):
 
         def perform(data):
             services.operator_set_status(actor=request.user, operator=operator, status=status)
-            return f"{operator.code} {verb}", self.url("change", operator.pk)
+            return f"{operator.code} {verb}", self.url("change", operator.pk), operator
 
         return self.run_form(
             request,
@@ -264,6 +264,7 @@ class IssuanceRequestAdmin(ConsoleAdmin):
                 f"request {issuance.pk} made: {issuance.direction} {yuan(issuance.amount)} CNY "
                 f"for {issuance.operator.code}; a different approver must now decide it",
                 self.url("change", issuance.pk),
+                issuance,
             )
 
         return self.run_form(
@@ -295,6 +296,7 @@ class IssuanceRequestAdmin(ConsoleAdmin):
             return (
                 f"request {done.pk} approved: transfer #{done.transfer_id} submitted to the ledger",
                 self.url("change", done.pk),
+                done,
             )
 
         return self.run_form(
@@ -316,7 +318,7 @@ class IssuanceRequestAdmin(ConsoleAdmin):
             services.issuance_reject(
                 actor=request.user, request_id=issuance.pk, reason=data["reason"]
             )
-            return f"request {issuance.pk} rejected", self.url("change", issuance.pk)
+            return f"request {issuance.pk} rejected", self.url("change", issuance.pk), issuance
 
         return self.run_form(
             request,
@@ -390,6 +392,7 @@ class WalletClassAdmin(ConsoleAdmin):
             return (
                 f"class {klass.number} limits changed; every wallet of the class follows",
                 self.url("change", klass.number),
+                klass,
             )
 
         return self.run_form(
@@ -512,6 +515,8 @@ class HolderAdmin(ConsoleAdmin):
                 f"{wallet.holder.display_name} onboarded: class {wallet.wallet_class_id} "
                 f"wallet {wallet.number}",
                 self.url("change", wallet.holder_id),
+                wallet.holder,
+                wallet,
             )
 
         return self.run_form(
@@ -646,6 +651,7 @@ class WalletAdmin(ConsoleAdmin):
             return (
                 f"{verb} of {yuan(data['amount'])} CNY submitted as transfer #{transfer.pk}",
                 self.url("change", wallet.pk),
+                wallet,
             )
 
         return self.run_form(
@@ -729,7 +735,8 @@ class FreezeOrderAdmin(ConsoleAdmin):
             services.wallet_set_status(
                 actor=request.user, wallet=wallet, status=data["status"], reason=data["reason"]
             )
-            return f"wallet {wallet.number} is now {data['status']}", self.url("changelist")
+            message = f"wallet {wallet.number} is now {data['status']}: {data['reason']}"
+            return message, self.url("changelist"), wallet
 
         return self.run_form(
             request,

@@ -63,14 +63,17 @@ class ConsoleAdmin(ModelAdmin):
 
     def run_form(self, request, form_class, perform, *, initial=None, **page):
         """GET shows the form; a valid POST calls `perform(cleaned_data)` (one service),
-        which returns (message, redirect URL); a refusal by the service is shown on the form."""
+        which returns (message, redirect URL, *rows): the message is shown and kept in each
+        row's console history; a refusal by the service is shown on the form."""
         form = form_class(request.POST if request.method == "POST" else None, initial=initial)
         if request.method == "POST" and form.is_valid():
             try:
-                message, url = perform(form.cleaned_data)
+                message, url, *rows = perform(form.cleaned_data)
             except EwalletError as error:
                 form.add_error(None, f"{error.code}: {error.message}")
             else:
+                for row in rows:
+                    self.log_change(request, row, message)
                 messages.success(request, message)
                 return HttpResponseRedirect(url)
         return self.form_page(request, form=form, **page)
