@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from ewallet.money import format_fen
 from settlement.models import Account, AccountStatus, Transfer
 
 
@@ -230,7 +231,7 @@ class IssuanceRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.direction} {self.amount} to {self.operator}"
+        return f"#{self.pk} {self.direction} {format_fen(self.amount)} CNY, {self.operator}"
 
 
 class OperatorStaff(models.Model):
