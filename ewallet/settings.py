@@ -178,6 +178,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": float(os.environ.get("EWALLET_SWEEP_SECONDS", "2"))},
     },
     # Seals a signed checkpoint over new audit leaves, if there are any.
+    # A draining worker also seals between batches when one is due (settlement.tasks).
     "audit-checkpoint": {
         "task": "settlement.seal_checkpoint",
         "schedule": float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5")),
@@ -195,6 +196,7 @@ CACHES = {
 # --- The product ------------------------------------------------------------------------
 # Transfers claimed by one settlement transaction.
 EWALLET_SETTLEMENT_BATCH_SIZE = env_int("EWALLET_SETTLEMENT_BATCH_SIZE", 1000)
+EWALLET_CHECKPOINT_SECONDS = float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5"))
 # The audit log's checkpoints: their origin line (also the signing key's name), the PEM
 # file holding the central bank's Ed25519 key (never in the repository or the database),
 # (how often beat seals one: EWALLET_CHECKPOINT_SECONDS, in CELERY_BEAT_SCHEDULE).
