@@ -5,7 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format migrate worker beat serve clean
+.PHONY: demo test lint format migrate worker beat serve console clean
+# The browser tests (tests/e2e) drive Debian's Chromium with Playwright; installed when missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,13 +16,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py demo
 
 # Uses PostgreSQL and Redis when they answer on localhost and nothing else was configured;
 # tests that need them are otherwise left out, and the run lists them.
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	@if [ -z "$${DATABASE_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 	  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/ewallet; fi; \
 	if [ -z "$${CELERY_BROKER_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
@@ -46,6 +53,12 @@ beat: $(STAMP)
 	$(VENV)/bin/celery -A ewallet beat --loglevel=INFO
 
 serve: $(STAMP)
+	$(VENV)/bin/gunicorn ewallet.wsgi --bind 127.0.0.1:8000 --workers 2
+
+# The admin console on :8000 with one user per role (their passwords are printed).
+console: $(STAMP)
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py seed_console
 	$(VENV)/bin/gunicorn ewallet.wsgi --bind 127.0.0.1:8000 --workers 2
 
 clean:

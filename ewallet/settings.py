@@ -36,6 +36,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = [h for h in os.environ.get("EWALLET_ALLOWED_HOSTS", "*").split(",") if h]
 
 INSTALLED_APPS = [
+    # The console's theme; it must come before django.contrib.admin.
+    "unfold",
+    "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -45,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "simple_history",
     "settlement",
     "wallets",
 ]
@@ -106,6 +110,45 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves the console's assets from the app itself (gunicorn included), straight
+# from the apps' static folders, so no collectstatic step is needed.
+MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- The console (Django admin, themed by django-unfold) --------------------------------
+LOGIN_URL = "admin:login"
+UNFOLD = {
+    "SITE_TITLE": "e-CNY console",
+    "SITE_HEADER": "e-CNY console",
+    "SITE_SUBHEADER": "Central bank and operators",
+    "SITE_SYMBOL": "account_balance",
+    "SITE_URL": "/admin/",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "wallets.console.dashboard.dashboard_callback",
+    "COLORS": {
+        # The central bank's red.
+        "primary": {
+            "50": "oklch(97.1% .013 17.38)",
+            "100": "oklch(93.6% .032 17.717)",
+            "200": "oklch(88.5% .062 18.334)",
+            "300": "oklch(80.8% .114 19.571)",
+            "400": "oklch(70.4% .191 22.216)",
+            "500": "oklch(63.7% .237 25.331)",
+            "600": "oklch(57.7% .245 27.325)",
+            "700": "oklch(50.5% .213 27.518)",
+            "800": "oklch(44.4% .177 26.899)",
+            "900": "oklch(39.6% .141 25.723)",
+            "950": "oklch(25.8% .092 26.042)",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": False,
+        "navigation": "wallets.console.navigation.sidebar",
+    },
+}
 
 # --- Celery -----------------------------------------------------------------------------
 # No broker means settlement runs in-process: tasks execute eagerly where they are sent.
@@ -135,6 +178,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": float(os.environ.get("EWALLET_SWEEP_SECONDS", "2"))},
     },
     # Seals a signed checkpoint over new audit leaves, if there are any.
+    # A draining worker also seals between batches when one is due (settlement.tasks).
     "audit-checkpoint": {
         "task": "settlement.seal_checkpoint",
         "schedule": float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5")),
@@ -152,6 +196,7 @@ CACHES = {
 # --- The product ------------------------------------------------------------------------
 # Transfers claimed by one settlement transaction.
 EWALLET_SETTLEMENT_BATCH_SIZE = env_int("EWALLET_SETTLEMENT_BATCH_SIZE", 1000)
+EWALLET_CHECKPOINT_SECONDS = float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5"))
 # The audit log's checkpoints: their origin line (also the signing key's name), the PEM
 # file holding the central bank's Ed25519 key (never in the repository or the database),
 # (how often beat seals one: EWALLET_CHECKPOINT_SECONDS, in CELERY_BEAT_SCHEDULE).

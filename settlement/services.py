@@ -4,7 +4,7 @@ Submitting only validates the shape of a transfer and queues it (RECEIVED); whet
 settles or is rejected for funds, limits or status is decided by settlement, in order.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -340,9 +340,16 @@ def _find_replay(key: str, kind: str, wanted: list[tuple[int, int, int]]) -> Tra
 
 
 def transfers_settle(
-    *, batch_size: int | None = None, max_batches: int | None = None
+    *,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    between_batches: Callable[[], object] | None = None,
 ) -> BatchResult:
-    """Drain the queue: settle batches until one comes back short (or max_batches ran)."""
+    """Drain the queue: settle batches until one comes back short (or max_batches ran).
+
+    `between_batches` runs after each full batch, while the drain goes on (the worker
+    seals checkpoints there, so a long drain does not hold them back).
+    """
     size = batch_size or settings.EWALLET_SETTLEMENT_BATCH_SIZE
     total = BatchResult()
     batches = 0
@@ -352,4 +359,6 @@ def transfers_settle(
         batches += 1
         if result.claimed < size:
             break
+        if between_batches is not None:
+            between_batches()
     return total

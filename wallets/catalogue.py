@@ -27,6 +27,19 @@ WALLET_CLASSES_CCB_2020 = {
     4: (1_000, 500, 1_000, 10_000),
 }
 
+# Limit tables the console can switch to: class -> (balance cap, single, daily, annual) in
+# yuan, None = no limit. Classes a preset does not name keep their limits.
+LIMIT_PRESETS = {
+    "caixin_2021": {
+        "title": "Defaults (Caixin 2021; class 3 assumed)",
+        "classes": {number: tuple(limits) for number, _, _, *limits in WALLET_CLASSES_DEFAULT},
+    },
+    "ccb_2020": {
+        "title": "CCB 2020 wallet agreement (lower classes 3 and 4, annual caps)",
+        "classes": WALLET_CLASSES_CCB_2020,
+    },
+}
+
 
 def seed_reference_data(wallet_class_model, group_model) -> None:
     """Create missing wallet classes (default limits, in fen) and one group per role.

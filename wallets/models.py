@@ -11,7 +11,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
+from ewallet.money import format_fen
 from settlement.models import Account, AccountStatus, Transfer
 
 
@@ -120,6 +122,12 @@ class WalletClass(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Every change of limits, with who made it and when (the console shows it).
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "updated_by"],
+        verbose_name="wallet-class limit change",
+        verbose_name_plural="wallet-class limit changes",
+    )
 
     class Meta:
         verbose_name_plural = "wallet classes"
@@ -223,7 +231,7 @@ class IssuanceRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.direction} {self.amount} to {self.operator}"
+        return f"#{self.pk} {self.direction} {format_fen(self.amount)} CNY, {self.operator}"
 
 
 class OperatorStaff(models.Model):
@@ -285,3 +293,26 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class AuditVerification(models.Model):
+    """One run of `audit verify` asked for from the console, and what it found."""
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Null until the run finishes.
+    ok = models.BooleanField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    leaves = models.BigIntegerField(null=True, blank=True)
+    checkpoints = models.BigIntegerField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"audit verification {self.pk}"

@@ -22,6 +22,7 @@ from wallets.catalogue import seed_reference_data
 from wallets.exceptions import WalletError
 from wallets.models import (
     LIMIT_FIELDS,
+    AuditVerification,
     CentralBank,
     Holder,
     HolderKind,
@@ -36,16 +37,20 @@ from wallets.models import (
     WalletKind,
     WalletStatusChange,
 )
-from wallets.roles import Role, require_role
+from wallets.roles import Role, has_role, require_role
 
 # ---------------------------------------------------------------- reference data
 
 
 def reference_data_ensure() -> None:
-    """Wallet classes with the default limits and one group per role, if missing."""
-    from django.contrib.auth.models import Group
+    """Wallet classes with the default limits, and one group per role with its console
+    permissions, if missing."""
+    from django.contrib.auth.models import Group, Permission
+
+    from wallets.console.permissions import console_groups_ensure
 
     seed_reference_data(WalletClass, Group)
+    console_groups_ensure(Group, Permission)
 
 
 # ---------------------------------------------------------------- institutions
@@ -310,12 +315,33 @@ def wallet_class_update(*, actor, number: int, **limits: int | None) -> WalletCl
         setattr(klass, name, value)
     klass.updated_by = actor
     klass.updated_at = timezone.now()
+    klass._history_user = actor  # the change history records who made it
     klass.save()
     ledger.accounts_set_policy(
         account_ids=list(klass.wallets.values_list("account_id", flat=True)),
         limits=klass.limits(),
     )
     return klass
+
+
+@transaction.atomic
+def wallet_classes_apply_preset(*, actor, preset: str) -> list[WalletClass]:
+    """Switch the limits table to a published preset (catalogue.LIMIT_PRESETS), in fen."""
+    from wallets.catalogue import LIMIT_PRESETS
+
+    if preset not in LIMIT_PRESETS:
+        raise WalletError(ErrorCode.INVALID_INPUT, f"no preset {preset!r}", field="preset")
+    return [
+        wallet_class_update(
+            actor=actor,
+            number=number,
+            **{
+                name: None if value is None else value * 100
+                for name, value in zip(LIMIT_FIELDS, limits, strict=True)
+            },
+        )
+        for number, limits in sorted(LIMIT_PRESETS[preset]["classes"].items())
+    ]
 
 
 @transaction.atomic
@@ -467,3 +493,53 @@ def wallet_loads_submit_many(
     submitted = ledger.transfers_submit_many([spec for _, spec in queued])
     outcomes.update((index, outcome) for (index, _), outcome in zip(queued, submitted, strict=True))
     return [outcomes[index] for index in range(len(loads))]
+
+
+# ---------------------------------------------------------------- audit verification
+
+
+@transaction.atomic
+def audit_verification_request(*, actor) -> AuditVerification:
+    """Queue a run of `audit verify` (a Celery job); any central-bank role may ask."""
+    central_bank = (Role.CB_ISSUER, Role.CB_APPROVER, Role.CB_AUDITOR, Role.CB_POLICY)
+    if not any(has_role(actor, role) for role in central_bank):
+        raise WalletError(ErrorCode.PERMISSION_DENIED, "audit verify is for central-bank staff")
+    verification = AuditVerification.objects.create(requested_by=actor)
+    from wallets.tasks import audit_verification_run as task
+
+    transaction.on_commit(lambda: task.delay(verification.pk))
+    return verification
+
+
+def audit_verification_run(*, verification_id: int) -> AuditVerification:
+    """Run `audit verify` for a queued request and record what it found; a second run of
+    the same request finds it finished and does nothing."""
+    from settlement.audit.verify import audit_verify
+
+    with transaction.atomic():
+        verification = (
+            AuditVerification.objects.select_for_update().filter(pk=verification_id).first()
+        )
+        if verification is None or verification.finished_at is not None:
+            return verification
+        verification.started_at = timezone.now()
+        verification.save(update_fields=["started_at"])
+    report = audit_verify()
+    if report.ok:
+        totals = report.totals
+        summary = (
+            f"OK: {report.leaves} leaves, {report.checkpoints} checkpoints, "
+            f"{report.transfers} transfers; circulation {totals.circulation} fen == "
+            f"-issuance == backing"
+        )
+    else:
+        summary = f"FAILED at {report.mismatch}"
+    AuditVerification.objects.filter(pk=verification_id, finished_at__isnull=True).update(
+        finished_at=timezone.now(),
+        ok=report.ok,
+        summary=summary,
+        leaves=report.leaves,
+        checkpoints=report.checkpoints,
+        seconds=report.seconds,
+    )
+    return AuditVerification.objects.get(pk=verification_id)

@@ -186,5 +186,5 @@ def test_issue_open_load_pay_settle_and_prove_over_http(server):
     assert proof.status_code == 200, proof.text
 
     report = audit_verify()
-    assert report.ok, report
+    assert report.ok, report.mismatch
     assert os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")

@@ -236,3 +236,42 @@ def test_array_literals_round_trip_through_postgresql():
     assert fetch("SELECT %s::text[]", [array_literal(texts)])[0][0] == texts
     numbers = [0, -1, 2**62, None]
     assert fetch("SELECT %s::bigint[]", [array_literal(numbers)])[0][0] == numbers
+
+
+def test_audit_verify_reads_one_snapshot_while_settlement_and_sealing_go_on(
+    world, audit_key, monkeypatch
+):
+    """Verify on a live ledger: transfers settle and a checkpoint is sealed by another
+    connection between verify's reads, and verify still judges one consistent moment."""
+    from settlement.audit import verify
+    from settlement.audit.checkpoint import checkpoint_seal
+    from settlement.models import Checkpoint
+
+    alice, bob = world.wallet("Alice", load=1_000), world.wallet("Bob")
+    for _ in range(3):
+        world.pay(alice, bob, 10)
+    checkpoint_seal()
+    leaves_before = AuditLeaf.objects.count()
+
+    def meanwhile() -> None:  # another worker: settle two more payments and seal
+        for _ in range(2):
+            world.pay(alice, bob, 10)
+        checkpoint_seal()
+        connection.close()
+
+    checks = verify._check_head_and_coverage
+
+    def checks_after_others_wrote(report):
+        other = threading.Thread(target=meanwhile)
+        other.start()
+        other.join()
+        return checks(report)
+
+    monkeypatch.setattr(verify, "_check_head_and_coverage", checks_after_others_wrote)
+    report = audit_verify()
+    assert report.ok, report.mismatch
+    assert report.leaves == leaves_before  # the moment verify began
+    assert AuditLeaf.objects.count() == leaves_before + 2
+    assert Checkpoint.objects.count() == 2
+    monkeypatch.undo()
+    assert audit_verify().ok

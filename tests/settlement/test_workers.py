@@ -207,8 +207,8 @@ def test_a_worker_killed_mid_drain_loses_nothing_and_settles_nothing_twice(world
     wait_until_decided(timeout=120)
 
     assert Transfer.objects.filter(kind="P2P").count() == queued
-    sealed_by_beat = Checkpoint.objects.count()
-    assert sealed_by_beat > 1, "beat seals checkpoints while the workers settle"
+    sealed_while_draining = Checkpoint.objects.count()
+    assert sealed_while_draining > 1, "checkpoints are sealed while the workers settle"
     after = {a.pk: a.balance for a in Account.objects.filter(pk__in=before)}
     assert sum(after.values()) == sum(before.values())
     assert_each_settled_exactly_once()

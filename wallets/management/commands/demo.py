@@ -107,3 +107,8 @@ class Command(BaseCommand):
                     "valid against the signed checkpoint"
                 )
         out(f"Demo finished in {seconds:.1f}s")
+        out(
+            "\nLook around in the console: `python manage.py seed_console` prints a user and "
+            "password per role; `make serve`, then http://127.0.0.1:8000/admin/ "
+            "(or `make console` for both)"
+        )

@@ -1,0 +1,129 @@
+"""Console forms: they parse input (amounts as yuan strings, like the API) and nothing else."""
+
+from django import forms
+from unfold.widgets import (
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+)
+
+from ewallet.errors import EwalletError
+from ewallet.money import format_fen, parse_yuan
+from settlement.models import AccountStatus
+from wallets.catalogue import LIMIT_PRESETS
+from wallets.models import (
+    LIMIT_FIELDS,
+    HolderKind,
+    IssuanceDirection,
+    KycMethod,
+    Operator,
+    OperatorStatus,
+)
+
+
+def text(**kwargs) -> forms.CharField:
+    return forms.CharField(widget=UnfoldAdminTextInputWidget, **kwargs)
+
+
+def choice(choices, **kwargs) -> forms.ChoiceField:
+    return forms.ChoiceField(choices=choices, widget=UnfoldAdminSelectWidget, **kwargs)
+
+
+class YuanField(forms.CharField):
+    """An amount as yuan with at most two decimals ("1000000.50"), cleaned to fen."""
+
+    widget = UnfoldAdminTextInputWidget
+
+    def __init__(self, *, allow_empty: bool = False, **kwargs) -> None:
+        self.allow_empty = allow_empty
+        kwargs.setdefault("help_text", "yuan, at most two decimals, e.g. 1000000.00")
+        super().__init__(required=not allow_empty, **kwargs)
+
+    def prepare_value(self, value):
+        return format_fen(value) if isinstance(value, int) else value
+
+    def to_python(self, value):
+        value = (super().to_python(value) or "").strip().replace(",", "")
+        if not value:
+            return None
+        try:
+            return parse_yuan(value, field=self.label or "amount")
+        except EwalletError as error:
+            raise forms.ValidationError(error.message) from error
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=240, widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}), strip=True
+    )
+
+
+class ConfirmForm(forms.Form):
+    """A POST with no fields: confirms an action shown on a page first."""
+
+
+class OperatorOnboardForm(forms.Form):
+    code = text(max_length=16, help_text="short code, e.g. ICBC")
+    name = text(max_length=120)
+    name_zh = text(max_length=60, required=False, label="Chinese name")
+    reserve_deposit = YuanField(label="Opening reserve deposit")
+
+
+class IssuanceRequestForm(forms.Form):
+    operator = forms.ModelChoiceField(
+        queryset=Operator.objects.filter(status=OperatorStatus.ACTIVE).order_by("code"),
+        widget=UnfoldAdminSelectWidget,
+    )
+    direction = choice(IssuanceDirection.choices, initial=IssuanceDirection.ISSUE)
+    amount = YuanField(label="Amount")
+
+
+class WalletClassForm(forms.Form):
+    """A class's limits in yuan; empty means no limit."""
+
+    balance_cap = YuanField(allow_empty=True, label="Balance cap", help_text="yuan; empty: none")
+    single_limit = YuanField(
+        allow_empty=True, label="Single payment", help_text="yuan; empty: none"
+    )
+    daily_limit = YuanField(allow_empty=True, label="Daily", help_text="yuan; empty: none")
+    annual_limit = YuanField(allow_empty=True, label="Annual", help_text="yuan; empty: none")
+
+    def limits(self) -> dict[str, int | None]:
+        return {name: self.cleaned_data[name] for name in LIMIT_FIELDS}
+
+
+FREEZE_CHOICES = [
+    (AccountStatus.FROZEN, "Freeze (no payments in or out)"),
+    (AccountStatus.RECEIVE_ONLY, "Receive only (no payments out)"),
+    (AccountStatus.ACTIVE, "Lift the order (active again)"),
+]
+
+
+class PresetForm(forms.Form):
+    preset = choice(
+        [(name, preset["title"]) for name, preset in LIMIT_PRESETS.items()], label="Limits table"
+    )
+
+
+class FreezeOrderForm(forms.Form):
+    wallet = text(max_length=16, label="Wallet number")
+    status = choice(FREEZE_CHOICES, label="Order")
+    reason = forms.CharField(max_length=240, widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}))
+
+
+class AmountForm(forms.Form):
+    amount = YuanField(label="Amount")
+
+
+class HolderOnboardForm(forms.Form):
+    display_name = text(max_length=120, label="Name")
+    kind = choice(HolderKind.choices, initial=HolderKind.PERSON)
+    kyc_method = choice(KycMethod.choices, label="KYC evidence")
+    phone = text(max_length=20, required=False)
+    id_number = text(max_length=24, required=False, label="Identity number")
+    bank_account = text(max_length=24, required=False, label="Linked bank account")
+    wallet_class = choice(
+        [("", "the strongest the KYC allows"), *[(n, f"class {n}") for n in range(1, 5)]],
+        required=False,
+        label="Wallet class",
+    )

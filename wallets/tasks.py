@@ -1,0 +1,11 @@
+"""Celery tasks of the product: thin, take ids, safe to run twice."""
+
+from celery import shared_task
+
+from wallets import services
+
+
+@shared_task(name="wallets.audit_verification_run", acks_late=True, reject_on_worker_lost=True)
+def audit_verification_run(verification_id: int) -> dict:
+    verification = services.audit_verification_run(verification_id=verification_id)
+    return {"ok": verification and verification.ok}
