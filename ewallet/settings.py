@@ -164,6 +164,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fix-up closes a worker's database connections after every task unless
+# this is set (CONN_MAX_AGE is not consulted): a new PostgreSQL backend per doorbell cost
+# more than the small batch it settled. They are closed after twice this many tasks.
+CELERY_DB_REUSE_MAX = env_int("EWALLET_WORKER_DB_REUSE_MAX", 500)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_TIMEZONE = TIME_ZONE
 
