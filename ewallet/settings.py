@@ -200,6 +200,7 @@ CACHES = {
 # --- The product ------------------------------------------------------------------------
 # Transfers claimed by one settlement transaction.
 EWALLET_SETTLEMENT_BATCH_SIZE = env_int("EWALLET_SETTLEMENT_BATCH_SIZE", 1000)
+# How often a checkpoint is due: beat seals one, and so does a worker between batches.
 EWALLET_CHECKPOINT_SECONDS = float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5"))
 # The audit log's checkpoints: their origin line (also the signing key's name), the PEM
 # file holding the central bank's Ed25519 key (never in the repository or the database),
