@@ -32,6 +32,9 @@ from settlement.models import (
 )
 from settlement.sql import array_literal, fetch, in_ids, insert_rows, update_from_values
 
+# The transaction-local setting that migration 0005's triggers read.
+POSTINGS_BALANCE_PER_STATEMENT = "settlement.postings_balance_per_statement"
+
 
 @dataclass
 class BatchResult:
@@ -96,6 +99,7 @@ def settle_batch(limit: int) -> BatchResult:
     result.settled = len(settled)
 
     decided_at = timezone.now()
+    _check_postings_per_statement()
     insert_rows(
         Posting._meta.db_table,
         ["transfer_id", "account_id", "asset", "amount"],
@@ -122,6 +126,14 @@ def settle_batch(limit: int) -> BatchResult:
     )
     audit_append(settled, decided_at=decided_at)
     return result
+
+
+def _check_postings_per_statement() -> None:
+    """Have PostgreSQL check that the batch's one COPY of postings balances by itself, set
+    based, instead of each transfer again at COMMIT (migration 0005): this transaction only."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL {POSTINGS_BALANCE_PER_STATEMENT} = on")
 
 
 def _lock_accounts(ids: set[int]) -> dict[int, rules.AccountState]:

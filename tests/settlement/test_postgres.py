@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from ewallet.errors import ErrorCode
 from settlement import doorbell
 from settlement.audit.verify import audit_verify
+from settlement.batch import POSTINGS_BALANCE_PER_STATEMENT
 from settlement.exceptions import IdempotencyConflict
 from settlement.models import AuditLeaf, Posting, Transfer, TransferKind
 from settlement.services import LegSpec, transfer_submit, transfers_settle
@@ -119,6 +120,115 @@ def test_a_transfer_checked_once_per_round_is_checked_again_after_more_writes(wo
         sql(insert, [settled.pk, bob.account_id, 1])
     assert Posting.objects.filter(transfer=settled).count() == 2
     assert audit_verify().ok
+
+
+POSTING = "INSERT INTO settlement_posting (transfer_id, account_id, asset, amount) VALUES "
+
+
+def test_with_the_per_statement_check_an_unbalanced_statement_is_refused_at_once(world):
+    # Settlement's mode (migration 0005): each INSERT must balance by itself, not by COMMIT.
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+    settled = world.pay(alice, bob, 10)
+    before = Posting.objects.count()
+    with transaction.atomic():
+        sql(f"SET LOCAL {POSTINGS_BALANCE_PER_STATEMENT} = on")
+        refused = pytest.raises(IntegrityError, match=f"postings of transfer {settled.pk}")
+        with refused, transaction.atomic():  # the savepoint: the refusal is immediate
+            sql(POSTING + "(%s, %s, 'ECNY', -500)", [settled.pk, alice.account_id])
+        # The same pair in one statement balances and is accepted, with no COMMIT check.
+        sql(
+            POSTING + "(%s, %s, 'ECNY', -500), (%s, %s, 'ECNY', 500)",
+            [settled.pk, alice.account_id, settled.pk, bob.account_id],
+        )
+    assert Posting.objects.count() == before + 2
+
+
+def test_without_the_setting_postings_may_balance_across_statements_but_not_at_commit(world):
+    # The setting is transaction-local: the next transaction is checked at COMMIT again.
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+    settled = world.pay(alice, bob, 10)
+    with transaction.atomic():
+        sql(f"SET LOCAL {POSTINGS_BALANCE_PER_STATEMENT} = on")
+    with pytest.raises(IntegrityError, match="do not balance"), transaction.atomic():
+        sql(POSTING + "(%s, %s, 'ECNY', -500)", [settled.pk, alice.account_id])
+    assert Posting.objects.filter(transfer=settled).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("statement", "missing"),
+    [
+        (
+            POSTING + "(%(transfer)s, %(nowhere)s, 'ECNY', -1), (%(transfer)s, %(bob)s, 'ECNY', 1)",
+            "account_id",
+        ),
+        (
+            POSTING + "(%(nowhere)s, %(alice)s, 'ECNY', -1), (%(nowhere)s, %(bob)s, 'ECNY', 1)",
+            "transfer_id",
+        ),
+        (
+            "UPDATE settlement_posting SET account_id = %(nowhere)s "
+            "WHERE transfer_id = %(transfer)s AND amount < 0",
+            "account_id",
+        ),
+        (
+            "INSERT INTO settlement_auditleaf (index, transfer_id, leaf_bytes, leaf_hash, "
+            "chain_hash) VALUES (1000000, %(nowhere)s, '', '', '')",
+            "transfer_id",
+        ),
+        (
+            "UPDATE settlement_auditleaf SET transfer_id = %(nowhere)s "
+            "WHERE transfer_id = %(transfer)s",
+            "transfer_id",
+        ),
+    ],
+)
+def test_a_reference_to_a_missing_row_is_refused(world, statement, missing):
+    alice, bob = world.wallet("Alice", load=100), world.wallet("Bob")
+    settled = world.pay(alice, bob, 10)
+    params = {
+        "transfer": settled.pk,
+        "alice": alice.account_id,
+        "bob": bob.account_id,
+        "nowhere": 987654321,
+    }
+    refused = pytest.raises(IntegrityError, match=f"{missing} = 987654321 is not in")
+    with refused, transaction.atomic():
+        sql(f"SET LOCAL {POSTINGS_BALANCE_PER_STATEMENT} = on")  # balanced: references alone
+        sql(statement, params)
+    assert audit_verify().ok
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM settlement_account WHERE id = %(account)s",
+        "DELETE FROM settlement_transfer WHERE id = %(transfer)s",
+        "UPDATE settlement_account SET id = 987654321 WHERE id = %(account)s",
+        "UPDATE settlement_transfer SET id = 987654321 WHERE id = %(transfer)s",
+    ],
+)
+def test_referenced_accounts_and_transfers_cannot_go_or_change_id(world, statement):
+    alice = world.wallet("Alice", load=100)
+    settled = world.pay(alice, world.wallet("Bob"), 10)
+    params = {"transfer": settled.pk, "account": alice.account_id}
+    refused = pytest.raises(IntegrityError, match=r"still referenced|never changes")
+    with refused, transaction.atomic():
+        sql(statement, params)
+    assert Transfer.objects.filter(pk=settled.pk).exists()
+    assert audit_verify().ok
+
+
+def test_an_unreferenced_transfer_can_still_be_deleted(world, queue_without_doorbell):
+    # The control for the test above: the guard looks at references, not at every delete.
+    alice = world.wallet("Alice", load=100)
+    queued = services.payment_submit(  # not settled: RECEIVED, no postings, no leaf
+        payer=alice, payee=world.wallet("Bob"), amount=1000, idempotency_key="unsettled"
+    )
+    sql("DELETE FROM settlement_transferleg WHERE transfer_id = %s", [queued.pk])
+    sql("DELETE FROM settlement_transfer WHERE id = %s", [queued.pk])
+    assert not Transfer.objects.filter(pk=queued.pk).exists()
 
 
 def test_a_wallet_balance_cannot_go_negative(world):
