@@ -7,6 +7,7 @@
 An entry is rebuilt from the ledger tables alone, so `audit verify` can recompute every leaf.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -79,6 +80,68 @@ def transfer_leaf_bytes(**fields: Any) -> bytes:
     if all(type(n) is int and -_SAFE_INT <= n <= _SAFE_INT for n in numbers):
         return _dumps(entry)
     return rfc8785.dumps(entry)
+
+
+def transfer_leaves_bytes(
+    transfers: Iterable[tuple[int, str, datetime, list[tuple[str, int, int, int]]]],
+    *,
+    state: str,
+    decided_at: datetime,
+) -> list[bytes]:
+    """transfer_leaf_bytes for transfers decided together: (id, kind, created_at, legs).
+
+    The same bytes from a template with the keys in their JCS order, a few times faster
+    than building and sorting a dict per leaf (a settled batch encodes tens of thousands);
+    tests/settlement/test_leaf_encoding.py proves it equal to `rfc8785` by property test.
+    A leaf with a value the template cannot hold goes through transfer_leaf_bytes.
+    """
+    decided = timestamp(decided_at)
+    head = f'"decided_at":"{decided}","kind":'
+    tail = f',"state":{_json_text(state)},"transfer":'
+    out = []
+    for transfer_id, kind, created_at, legs in transfers:
+        if _template_fits(transfer_id, kind, legs):
+            encoded_legs = ",".join(
+                f'{{"amount":{amount},"asset":{_json_text(asset)},"credit":{credit},'
+                f'"debit":{debit}}}'
+                for asset, debit, credit, amount in legs
+            )
+            out.append(
+                f'{{"created_at":"{timestamp(created_at)}",{head}{_json_text(kind)},'
+                f'"legs":[{encoded_legs}]{tail}{transfer_id},"type":"transfer","v":{ENTRY_VERSION}}}'.encode()
+            )
+        else:
+            out.append(
+                transfer_leaf_bytes(
+                    transfer_id=transfer_id,
+                    kind=kind,
+                    state=state,
+                    created_at=created_at,
+                    decided_at=decided_at,
+                    legs=legs,
+                )
+            )
+    return out
+
+
+def _template_fits(transfer_id: object, kind: object, legs) -> bool:
+    if type(transfer_id) is not int or not -_SAFE_INT <= transfer_id <= _SAFE_INT:
+        return False
+    if type(kind) is not str:
+        return False
+    for asset, debit, credit, amount in legs:
+        if type(asset) is not str:
+            return False
+        for number in (debit, credit, amount):
+            if type(number) is not int or not -_SAFE_INT <= number <= _SAFE_INT:
+                return False
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _json_text(value: str) -> str:
+    """A string as JSON: kinds, states and assets are a handful of values, encoded once."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _dumps(entry: dict[str, Any]) -> bytes:

@@ -20,17 +20,7 @@ def audit_append(
     """
     if not settled:
         return
-    entries = [
-        leaf.transfer_leaf_bytes(
-            transfer_id=transfer_id,
-            kind=kind,
-            state="SETTLED",
-            created_at=created_at,
-            decided_at=decided_at,
-            legs=legs,
-        )
-        for transfer_id, kind, created_at, legs in settled
-    ]
+    entries = leaf.transfer_leaves_bytes(settled, state="SETTLED", decided_at=decided_at)
     head = _lock_head()
     chain = bytes(head.chain_hash)
     leaves = []

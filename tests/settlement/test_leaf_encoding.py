@@ -2,10 +2,17 @@
 
 from datetime import UTC, datetime
 
+import pytest
+import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from settlement.audit.leaf import leaf_bytes, leaf_bytes_reference, transfer_entry
+from settlement.audit.leaf import (
+    leaf_bytes,
+    leaf_bytes_reference,
+    transfer_entry,
+    transfer_leaves_bytes,
+)
 from settlement.models import Asset, TransferKind, TransferState
 
 SAFE = 2**53 - 1
@@ -40,6 +47,62 @@ def test_every_transfer_entry_encodes_as_rfc8785(
         legs=legs,
     )
     assert leaf_bytes(entry) == leaf_bytes_reference(entry)
+
+
+@settings(max_examples=300)
+@given(
+    transfers=st.lists(
+        st.tuples(ids, st.sampled_from(list(TransferKind.values)), moments, legs), max_size=5
+    ),
+    state=st.sampled_from(list(TransferState.values)),
+    decided_at=moments,
+)
+def test_leaves_encoded_together_are_the_rfc8785_bytes_of_each_entry(transfers, state, decided_at):
+    expected = [
+        leaf_bytes_reference(
+            transfer_entry(
+                transfer_id=transfer_id,
+                kind=kind,
+                state=state,
+                created_at=created_at,
+                decided_at=decided_at,
+                legs=transfer_legs,
+            )
+        )
+        for transfer_id, kind, created_at, transfer_legs in transfers
+    ]
+    assert transfer_leaves_bytes(transfers, state=state, decided_at=decided_at) == expected
+
+
+@given(kind=st.text(), asset=st.text())
+def test_leaves_with_any_text_in_them_encode_as_rfc8785(kind, asset):
+    # Quotes, backslashes, control characters: the template escapes as JCS does.
+    at = datetime(2026, 11, 25, 12, 0, 0, 1, tzinfo=UTC)
+    legs = [(asset, 1, 2, 300)]
+    entry = transfer_entry(
+        transfer_id=7, kind=kind, state="SETTLED", created_at=at, decided_at=at, legs=legs
+    )
+    encoded = transfer_leaves_bytes([(7, kind, at, legs)], state="SETTLED", decided_at=at)
+    assert encoded == [leaf_bytes_reference(entry)]
+
+
+@pytest.mark.parametrize("odd", [True, 1.5])
+def test_a_leaf_the_template_cannot_hold_goes_to_rfc8785(odd):
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    legs = [("ECNY", 1, 2, odd)]
+    entry = transfer_entry(
+        transfer_id=7, kind="P2P", state="SETTLED", created_at=at, decided_at=at, legs=legs
+    )
+    encoded = transfer_leaves_bytes([(7, "P2P", at, legs)], state="SETTLED", decided_at=at)
+    assert encoded == [leaf_bytes_reference(entry)]
+
+
+def test_an_integer_beyond_json_exactness_is_refused_as_rfc8785_refuses_it():
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    with pytest.raises(rfc8785.IntegerDomainError):
+        transfer_leaves_bytes(
+            [(7, "P2P", at, [("ECNY", 1, 2, 2**53 + 1)])], state="SETTLED", decided_at=at
+        )
 
 
 json_values = st.recursive(
