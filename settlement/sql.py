@@ -21,12 +21,16 @@ def update_from_values(
     assignments = ", ".join(f"{name} = v.{name}" for name in names)
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in ["bigint", *(t for _, t in columns)])
+        # The second condition repeats the join on the target's own index: without it the
+        # planner merge-joins along the whole primary key, 1,000,000 transfers read to
+        # update the newest 20,000 (323 ms against 128 ms).
         sql = (
             f"UPDATE {table} SET {assignments} "
             f"FROM unnest({arrays}) AS v({key}, {', '.join(names)}) "
-            f"WHERE {table}.{key} = v.{key}"
+            f"WHERE {table}.{key} = v.{key} AND {table}.{key} = ANY(%s::bigint[])"
         )
         params = [array_literal(column) for column in zip(*rows, strict=True)]
+        params.append(params[0])
     else:
         # VALUES columns are named column1, column2, ...; alias them through a subquery.
         aliases = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate([key, *names]))

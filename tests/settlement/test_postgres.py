@@ -18,6 +18,7 @@ from settlement.batch import POSTINGS_BALANCE_PER_STATEMENT
 from settlement.exceptions import IdempotencyConflict
 from settlement.models import AuditLeaf, Posting, Transfer, TransferKind
 from settlement.services import LegSpec, transfer_submit, transfers_settle
+from settlement.sql import update_from_values
 from tests.helpers import World, balance
 from wallets import services
 
@@ -385,3 +386,39 @@ def test_audit_verify_reads_one_snapshot_while_settlement_and_sealing_go_on(
     assert Checkpoint.objects.count() == 2
     monkeypatch.undo()
     assert audit_verify().ok
+
+
+def test_a_set_based_update_reads_only_the_rows_it_updates():
+    # Settling the newest transfers of a big table must not walk its whole primary key:
+    # that cost a merge join over 1,000,000 entries per batch before the key's own condition.
+    sql(
+        "INSERT INTO settlement_transfer (kind, state, reject_code, idempotency_key, memo, "
+        "created_at, decided_at) SELECT 'P2P', 'SETTLED', '', 'filler:' || g, '', now(), now() "
+        "FROM generate_series(1, 60000) g"
+    )
+    sql("ANALYZE settlement_transfer")
+    newest = list(Transfer.objects.order_by("-id").values_list("id", flat=True)[:2000])
+    rows = [(transfer_id, "SETTLED", "") for transfer_id in newest]
+    explained: list[dict] = []
+
+    def explain(execute, statement, params, many, context):
+        if statement.startswith("UPDATE settlement_transfer"):
+            with context["connection"].cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+                explained.append(cursor.fetchone()[0][0]["Plan"])
+            return None
+        return execute(statement, params, many, context)
+
+    with transaction.atomic(), connection.execute_wrapper(explain):
+        update_from_values(
+            "settlement_transfer", "id", [("state", "varchar"), ("reject_code", "varchar")], rows
+        )
+        transaction.set_rollback(True)
+
+    def rows_read(node: dict) -> int:
+        own = node["Actual Rows"] * node["Actual Loops"]
+        on_target = node.get("Relation Name") == "settlement_transfer"
+        return (own if on_target else 0) + sum(map(rows_read, node.get("Plans", [])))
+
+    assert explained, "the UPDATE was not run"
+    assert rows_read(explained[0]) == len(newest)
