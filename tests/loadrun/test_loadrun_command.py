@@ -123,3 +123,39 @@ def test_a_run_over_http_against_gunicorn_and_a_worker(server, tmp_path):  # noq
     assert report["transfers"]["accepted"] == 400
     assert report["latency_ms"]["http_request"]["count"] == 400
     assert all(check["ok"] for check in report["checks"].values()), report["checks"]
+
+
+@pytest.mark.postgres
+def test_pgbench_in_the_same_sitting_gives_the_settlement_ratio(
+    transactional_db, audit_key, tmp_path
+):
+    report = run(
+        tmp_path,
+        "ratio",
+        transfers=2_000,
+        seed=5,
+        people=100,
+        merchants=10,
+        settlement="inline",
+        prequeue=True,
+        pgbench=1,
+    )
+    pgbench = report["pgbench"]
+    assert pgbench["tps"] > 0 and pgbench["seconds"] == 1 and pgbench["clients"] == 4
+    assert pgbench["command"].startswith("pgbench -c 4 -j 2 -T 1 ")
+    assert report["settlement_tps"] > 0
+    assert report["settlement_to_pgbench"] == round(report["settlement_tps"] / pgbench["tps"], 2)
+    assert all(check["ok"] for check in report["checks"].values())
+
+
+@pytest.mark.postgres
+def test_pgbench_that_cannot_run_says_why(db):
+    from django.db import connection
+
+    from wallets.loadrun.pgbench import PgbenchUnavailable, pgbench_run
+
+    where = connection.settings_dict
+    with pytest.raises(PgbenchUnavailable, match=r"pgbench failed: .*no_such_database"):
+        pgbench_run(
+            host=where["HOST"], port=where["PORT"], user=where["USER"], database="no_such_database"
+        )

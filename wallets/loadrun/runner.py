@@ -69,6 +69,7 @@ class RunOptions:
     command: str = ""
     progress: bool = True
     watch: tuple[int, ...] = ()  # more processes whose memory the report follows
+    pgbench: dict | None = None  # PgbenchResult.as_dict() of a run in the same sitting
 
 
 @dataclass
@@ -576,6 +577,12 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
     return report, folder
 
 
+def _ratio(settlement_tps: float | None, pgbench: dict | None) -> float | None:
+    if not settlement_tps or not pgbench or not pgbench.get("tps"):
+        return None
+    return round(settlement_tps / pgbench["tps"], 2)
+
+
 def _wait_settled(after: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while Transfer.objects.filter(id__gt=after, state=TransferState.RECEIVED).exists():
@@ -640,6 +647,13 @@ def _report(
                 "rss_max_kb": max(sizes),
             }
         )
+    # Prequeued: everything decided over the wall time settlement took. Otherwise the
+    # first to the last decision (decided_at is taken as a batch starts writing).
+    settlement_tps = (
+        round(len(decided) / seconds["settle_after_submit"], 1)
+        if options.prequeue and seconds["settle_after_submit"]
+        else stats.rate_between(decided)
+    )
     machine = machine_facts()
     machine["load_start"] = load_start
     machine["load_end"] = load_average()
@@ -685,11 +699,7 @@ def _report(
         "offered_tps": round(options.transfers / planned_seconds, 1) if paced else None,
         "submitted_tps": round(len(rows) / submit_span, 1) if submit_span else None,
         "achieved_tps": round(len(decided) / span, 1) if span > 0 else None,
-        # Prequeued: everything decided over the wall time settlement took. Otherwise the
-        # first to the last decision (decided_at is taken as a batch starts writing).
-        "settlement_tps": round(len(decided) / seconds["settle_after_submit"], 1)
-        if options.prequeue and seconds["settle_after_submit"]
-        else stats.rate_between(decided),
+        "settlement_tps": settlement_tps,
         "latency_ms": {
             "submit_to_settled": stats.latency_summary(latencies),
             "submit_to_decided": stats.latency_summary(all_latencies),
@@ -709,6 +719,8 @@ def _report(
             ),
         },
         "checks": checks,
+        "pgbench": options.pgbench,
+        "settlement_to_pgbench": _ratio(settlement_tps, options.pgbench),
         "seconds": seconds,
         "machine": machine,
         "processes": processes,

@@ -12,7 +12,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
+from wallets.loadrun.pgbench import DATABASE as PGBENCH_DATABASE
+from wallets.loadrun.pgbench import PgbenchUnavailable, pgbench_run
 from wallets.loadrun.report import compare, load_report
 from wallets.loadrun.runner import RunOptions, command_line, loadrun
 from wallets.loadrun.scenarios import SCENARIOS, transfers_for
@@ -61,6 +64,14 @@ class Command(BaseCommand):
             metavar="PID",
             help="also follow these processes' memory (and their children's), e.g. gunicorn",
         )
+        parser.add_argument(
+            "--pgbench",
+            type=int,
+            default=0,
+            metavar="SECONDS",
+            help="PostgreSQL: first run pgbench (scale 10, 4 clients) this long, for a ratio "
+            "measured in the same sitting",
+        )
         parser.add_argument("--compare", nargs=2, metavar=("A", "B"))
 
     def handle(self, *args, **o):
@@ -86,6 +97,7 @@ class Command(BaseCommand):
                 settlement = "workers"
         if o["flush"]:
             call_command("flush", interactive=False, verbosity=0)
+        baseline = self.pgbench(o["pgbench"]) if o["pgbench"] else None
         options = RunOptions(
             scenario=scenario,
             transfers=transfers,
@@ -107,6 +119,7 @@ class Command(BaseCommand):
             command=command_line(sys.argv[1:] if sys.argv[1:2] == ["loadrun"] else ["loadrun"]),
             progress=not o["no_progress"] and sys.stdout.isatty(),
             watch=tuple(o["watch"]),
+            pgbench=baseline,
         )
         say = self.stdout.write
         say(
@@ -120,15 +133,43 @@ class Command(BaseCommand):
         except (RuntimeError, TimeoutError) as error:
             raise CommandError(str(error)) from error
         latency = report["latency_ms"]["submit_to_settled"]
+        settled_over = "over the settling time" if options.prequeue else "first to last decision"
         say(
             f"  {report['transfers']['accepted']:,} accepted, {report['transfers']['settled']:,} "
             f"settled, {report['transfers']['rejected']:,} rejected; achieved "
-            f"{report['achieved_tps'] or 0:,.0f} transfers/s (first to last decision "
-            f"{report['settlement_tps'] or 0:,.0f}/s); submit->settled ms p50 {latency['p50']}, "
-            f"p95 {latency['p95']}, p99 {latency['p99']}, max {latency['max']}"
+            f"{report['achieved_tps'] or 0:,.0f} transfers/s; settlement "
+            f"{report['settlement_tps'] or 0:,.0f}/s ({settled_over}); submit->settled ms p50 "
+            f"{latency['p50']}, p95 {latency['p95']}, p99 {latency['p99']}, max {latency['max']}"
         )
+        if report["settlement_to_pgbench"]:
+            say(
+                f"  pgbench {report['pgbench']['tps']:,.0f} tps in the same sitting: settlement "
+                f"is {report['settlement_to_pgbench']}x pgbench"
+            )
         for name, check in report["checks"].items():
             say(f"  check {name}: {'ok' if check['ok'] else 'FAILED ' + str(check)}")
         say(f"report: {folder / 'report.html'}")
         if not all(check["ok"] for check in report["checks"].values()):
             raise CommandError("a check failed; see the report")
+
+    def pgbench(self, seconds: int) -> dict:
+        if connection.vendor != "postgresql":
+            raise CommandError("--pgbench needs DATABASE_URL on PostgreSQL")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PGBENCH_DATABASE])
+            if cursor.fetchone() is None:
+                cursor.execute(f"CREATE DATABASE {PGBENCH_DATABASE}")
+        where = connection.settings_dict
+        self.stdout.write(f"pgbench for {seconds} s on {PGBENCH_DATABASE}, for the ratio")
+        try:
+            result = pgbench_run(
+                host=where["HOST"] or "localhost",
+                port=where["PORT"] or 5432,
+                user=where["USER"] or "postgres",
+                password=where["PASSWORD"] or None,
+                seconds=seconds,
+            )
+        except PgbenchUnavailable as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"  {result.tps:,.0f} transactions/s ({result.command})")
+        return result.as_dict()
