@@ -36,6 +36,7 @@ def test_a_small_inprocess_run_writes_its_report_and_passes_its_checks(
     assert report["achieved_tps"] > 0
     latency = report["latency_ms"]["submit_to_settled"]
     assert 0 <= latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+    assert report["latency_ms"]["offered_to_settled"] is None  # offer times: HTTP runs only
     assert report["scenario"]["name"] == "payday"
     assert [p["name"] for p in report["scenario"]["timeline"]] == ["payday loads", "merchant rush"]
     assert report["population"]["people"] == 120
@@ -122,4 +123,5 @@ def test_a_run_over_http_against_gunicorn_and_a_worker(server, tmp_path):  # noq
     assert report["http_statuses"] == {"202": 400}
     assert report["transfers"]["accepted"] == 400
     assert report["latency_ms"]["http_request"]["count"] == 400
+    assert report["latency_ms"]["offered_to_decided"]["count"] == 400
     assert all(check["ok"] for check in report["checks"].values()), report["checks"]

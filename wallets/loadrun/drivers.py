@@ -68,6 +68,8 @@ class Driver:
         self.refused: Counter = Counter()
         self.statuses: Counter = Counter()
         self.request_ms: list[float] = []
+        # Accepted transfer id -> when it was offered (time.time()); HTTP drivers only.
+        self.offered_at: dict[int, float] = {}
 
     def key(self, index: int) -> str:
         return f"loadrun:{self.run_id}:{index}"

@@ -1,7 +1,12 @@
 """Offering a run's transfers through the REST API from `clients` threads, each with its
-own keep-alive connection."""
+own keep-alive connection. Open loop: each transfer is offered at its due time, and a slow
+answer holds up only the thread waiting for it.
 
-import contextlib
+The driver notes when each accepted transfer was offered (`offered_at`, wall clock), so
+the report can time a payment from its offer to its decision. That includes any wait
+before the server took it, which the server's own `created_at` cannot show.
+"""
+
 import http.client
 import json
 import threading
@@ -11,18 +16,30 @@ from urllib.parse import urlsplit
 from django.db import connections
 
 from wallets.loadrun.drivers import Driver
+from wallets.loadrun.population import Planned
 from wallets.loadrun.scenarios import Segment
 
 
+def problem_code(status: int, answer) -> str:
+    """The problem's `code`, else the HTTP status; CONNECTION_FAILED with no answer."""
+    code = "CONNECTION_FAILED" if status == 0 else str(status)
+    if isinstance(answer, dict):
+        code = answer.get("code", code)
+    return code
+
+
 class HttpDriver(Driver):
-    """`clients` threads, each with its own keep-alive connection, POST one transfer per
-    request at its due time (open loop: a slow answer does not delay the next offer)."""
+    """One payment (or load) per request, at its due time."""
 
     def run(self, planned, segments: list[Segment], started: float) -> None:
         self.lock = threading.Lock()
         self.planned = iter(planned)
         self.segments = segments
         self.started = started
+        self.paced = bool(segments) and segments[0].rate is not None
+        # Due times are on the perf_counter clock; this turns them into wall-clock times,
+        # the clock the server stamps created_at and decided_at with.
+        self.wall_minus_perf = time.time() - time.perf_counter()
         split = urlsplit(self.options.via)
         self.host, self.port = (
             split.hostname,
@@ -33,7 +50,8 @@ class HttpDriver(Driver):
         if not self.prefix.endswith("/api/v1"):
             self.prefix += "/api/v1"
         threads = [
-            threading.Thread(target=self.client, daemon=True) for _ in range(self.options.clients)
+            threading.Thread(target=self.client_thread, daemon=True)
+            for _ in range(self.options.clients)
         ]
         for thread in threads:
             thread.start()
@@ -48,55 +66,94 @@ class HttpDriver(Driver):
                 return segment.start + (index - segment.first) / segment.rate
         return 0.0
 
-    def next_item(self):
+    def offer_time(self, item: Planned) -> float:
+        """When the item is offered (perf_counter): its due time when paced; unpaced, as a
+        client takes it up, since there is no schedule to fall behind."""
+        if self.paced:
+            return self.started + self.due(item.index)
+        return time.perf_counter()
+
+    def next_item(self) -> Planned | None:
         with self.lock:
             return next(self.planned, None)
 
-    def client(self) -> None:
+    def client_thread(self) -> None:
         cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
         conn = cls(self.host, self.port, timeout=60)
-        wait = f"?wait={self.options.wait_ms}" if self.options.wait_ms else ""
+        try:
+            self.client(conn)
+        finally:
+            conn.close()
+            connections.close_all()
+
+    def client(self, conn: http.client.HTTPConnection) -> None:
         while (item := self.next_item()) is not None:
-            delay = self.started + self.due(item.index) - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            number, _, operator_id = self.wallets.people[item.payer]
-            amount = f"{item.amount // 100}.{item.amount % 100:02d}"
-            if item.kind == "load":
-                path, body = f"{self.prefix}/wallets/{number}/load", {"amount": amount}
+            offered = self.offer_time(item)
+            sleep_until(offered)
+            self.send_one(conn, item, offered)
+
+    def send_one(self, conn, item: Planned, offered: float) -> None:
+        """A payment to /transfers or a load to /wallets/{number}/load."""
+        number, _, operator_id = self.wallets.people[item.payer]
+        if item.kind == "load":
+            path, body = f"{self.prefix}/wallets/{number}/load", {"amount": yuan_text(item)}
+        else:
+            wait = f"?wait={self.options.wait_ms}" if self.options.wait_ms else ""
+            path, body = f"{self.prefix}/transfers{wait}", self.payment_body(item)
+        status, answer = self.post(conn, path, body, operator_id, self.key(item.index))
+        with self.lock:
+            if status in (201, 202):
+                self.accept(answer["id"], offered)
             else:
-                path = f"{self.prefix}/transfers{wait}"
-                body = {
-                    "payer": number,
-                    "payee": self.payee_number(item),
-                    "amount": amount,
-                    "memo": "load run",
-                }
-            headers = {
-                "Authorization": f"Bearer {self.wallets.tokens[operator_id]}",
-                "Idempotency-Key": self.key(item.index),
-                "Content-Type": "application/json",
-            }
-            sent = time.perf_counter()
-            try:
-                conn.request("POST", path, body=json.dumps(body), headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                status, data = 0, b""
-            elapsed = (time.perf_counter() - sent) * 1000
-            with self.lock:
-                self.statuses[status] += 1
-                self.request_ms.append(elapsed)
-                if status in (201, 202):
-                    self.accepted_ids.add(json.loads(data)["id"])
-                    self.accepted = len(self.accepted_ids)
-                else:
-                    code = "CONNECTION_FAILED" if status == 0 else str(status)
-                    with contextlib.suppress(ValueError):
-                        code = json.loads(data).get("code", code)
-                    self.refused[code] += 1
-        conn.close()
-        connections.close_all()
+                self.refused[problem_code(status, answer)] += 1
+
+    def payment_body(self, item: Planned) -> dict:
+        number = self.wallets.people[item.payer][0]
+        return {
+            "payer": number,
+            "payee": self.payee_number(item),
+            "amount": yuan_text(item),
+            "memo": "load run",
+        }
+
+    def post(self, conn, path: str, body: dict, operator_id: int, key: str) -> tuple[int, object]:
+        """POST as the operator's staff; (status, the JSON answer or None). Status 0: no
+        answer (the connection failed; the next request opens a new one)."""
+        headers = {
+            "Authorization": f"Bearer {self.wallets.tokens[operator_id]}",
+            "Idempotency-Key": key,
+            "Content-Type": "application/json",
+        }
+        sent = time.perf_counter()
+        try:
+            conn.request("POST", path, body=json.dumps(body), headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            status, data = 0, b""
+        elapsed = (time.perf_counter() - sent) * 1000
+        with self.lock:
+            self.statuses[status] += 1
+            self.request_ms.append(elapsed)
+        try:
+            return status, json.loads(data)
+        except ValueError:
+            return status, None
+
+    def accept(self, transfer_id: int, offered: float) -> None:
+        """Count an accepted transfer (the caller holds the lock)."""
+        self.accepted_ids.add(transfer_id)
+        self.offered_at[transfer_id] = offered + self.wall_minus_perf
+        self.accepted = len(self.accepted_ids)
+
+
+def yuan_text(item: Planned) -> str:
+    return f"{item.amount // 100}.{item.amount % 100:02d}"
+
+
+def sleep_until(moment: float) -> None:
+    delay = moment - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)

@@ -119,16 +119,25 @@ class Command(BaseCommand):
             report, folder = loadrun(options, say=lambda line: say(f"  {line}"))
         except (RuntimeError, TimeoutError) as error:
             raise CommandError(str(error)) from error
-        latency = report["latency_ms"]["submit_to_settled"]
+        latency = report["latency_ms"]
+        from_offer = latency["offered_to_settled"]
         say(
             f"  {report['transfers']['accepted']:,} accepted, {report['transfers']['settled']:,} "
             f"settled, {report['transfers']['rejected']:,} rejected; achieved "
             f"{report['achieved_tps'] or 0:,.0f} transfers/s (first to last decision "
-            f"{report['settlement_tps'] or 0:,.0f}/s); submit->settled ms p50 {latency['p50']}, "
-            f"p95 {latency['p95']}, p99 {latency['p99']}, max {latency['max']}"
+            f"{report['settlement_tps'] or 0:,.0f}/s); "
+            + percentiles("submit->settled", latency["submit_to_settled"])
+            + (f"; {percentiles('offered->settled', from_offer)}" if from_offer else "")
         )
         for name, check in report["checks"].items():
             say(f"  check {name}: {'ok' if check['ok'] else 'FAILED ' + str(check)}")
         say(f"report: {folder / 'report.html'}")
         if not all(check["ok"] for check in report["checks"].values()):
             raise CommandError("a check failed; see the report")
+
+
+def percentiles(name: str, summary: dict) -> str:
+    return (
+        f"{name} ms p50 {summary['p50']}, p95 {summary['p95']}, p99 {summary['p99']}, "
+        f"max {summary['max']}"
+    )
