@@ -1,5 +1,5 @@
 """Drivers offer a run's planned transfers: in-process through the services, or through
-the REST API with many concurrent HTTP clients (http_driver.py). Both pace to the
+the REST API with many concurrent HTTP clients (http_driver.py). All pace to the
 scenario's timeline (or go as fast as they can) and count what was accepted and refused."""
 
 import time
@@ -70,6 +70,7 @@ class Driver:
         self.request_ms: list[float] = []
         # Accepted transfer id -> when it was offered (time.time()); HTTP drivers only.
         self.offered_at: dict[int, float] = {}
+        self.batch_sizes: list[int] = []  # payments per /transfers/batch request
 
     def key(self, index: int) -> str:
         return f"loadrun:{self.run_id}:{index}"
@@ -137,8 +138,10 @@ class InProcessDriver(Driver):
 def make_driver(options, wallets, run: str) -> Driver:
     if options.via == "inprocess":
         return InProcessDriver(options, wallets, run)
-    from wallets.loadrun.http_driver import HttpDriver  # it imports Driver from here
+    from wallets.loadrun.http_driver import GatewayDriver, HttpDriver  # it imports Driver
 
+    if options.http_batch > 1:
+        return GatewayDriver(options, wallets, run)
     return HttpDriver(options, wallets, run)
 
 

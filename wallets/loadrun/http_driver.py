@@ -2,9 +2,13 @@
 own keep-alive connection. Open loop: each transfer is offered at its due time, and a slow
 answer holds up only the thread waiting for it.
 
-The driver notes when each accepted transfer was offered (`offered_at`, wall clock), so
-the report can time a payment from its offer to its decision. That includes any wait
-before the server took it, which the server's own `created_at` cannot show.
+`HttpDriver` POSTs one payment per request to /transfers. `GatewayDriver` models an
+operator's acquiring gateway: it gathers its terminals' payments and forwards them to
+/transfers/batch in small batches. Both send loads one by one to /wallets/{n}/load.
+
+Both note when each accepted transfer was offered (`offered_at`, wall clock), so the
+report can time a payment from its offer to its decision. That includes any wait before
+the server took it, which the server's own `created_at` cannot show.
 """
 
 import http.client
@@ -19,6 +23,8 @@ from wallets.loadrun.drivers import Driver
 from wallets.loadrun.population import Planned
 from wallets.loadrun.scenarios import Segment
 
+ACCEPTED_ITEM = (200, 202)  # a batch item queued now, or already queued under its key
+
 
 def problem_code(status: int, answer) -> str:
     """The problem's `code`, else the HTTP status; CONNECTION_FAILED with no answer."""
@@ -29,7 +35,7 @@ def problem_code(status: int, answer) -> str:
 
 
 class HttpDriver(Driver):
-    """One payment (or load) per request, at its due time."""
+    """One payment per request, at its due time."""
 
     def run(self, planned, segments: list[Segment], started: float) -> None:
         self.lock = threading.Lock()
@@ -147,6 +153,69 @@ class HttpDriver(Driver):
         self.accepted_ids.add(transfer_id)
         self.offered_at[transfer_id] = offered + self.wall_minus_perf
         self.accepted = len(self.accepted_ids)
+
+
+class GatewayDriver(HttpDriver):
+    """Each client thread gathers the payments due to it, per operator (a batch may hold
+    only the caller's operator's wallets' payments), and POSTs an operator's gathered
+    payments to /transfers/batch once there are `http_batch` of them or the oldest has
+    waited `linger_ms`, whichever comes first."""
+
+    def client(self, conn: http.client.HTTPConnection) -> None:
+        # operator id -> [(offer time, payment)], oldest first
+        gathered: dict[int, list[tuple[float, Planned]]] = {}
+        while (item := self.next_item()) is not None:
+            offered = self.offer_time(item)
+            self.send_lingered(conn, gathered, before=offered)
+            sleep_until(offered)
+            if item.kind == "load":
+                self.send_one(conn, item, offered)
+                continue
+            operator_id = self.wallets.people[item.payer][2]
+            batch = gathered.setdefault(operator_id, [])
+            batch.append((offered, item))
+            if len(batch) >= self.options.http_batch:
+                self.send_batch(conn, operator_id, gathered.pop(operator_id))
+        # The gateway cannot know that nothing more is coming: the rest goes as it lingers.
+        self.send_lingered(conn, gathered, before=float("inf"))
+
+    def send_lingered(self, conn, gathered: dict, *, before: float) -> None:
+        """Send, each at its time, every batch whose oldest payment will have lingered its
+        full `linger_ms` before `before`."""
+        linger = self.options.linger_ms / 1000
+        while gathered:
+            deadline = min(batch[0][0] for batch in gathered.values()) + linger
+            if deadline >= before:
+                return
+            sleep_until(deadline)
+            now = max(time.perf_counter(), deadline)
+            for operator_id in [
+                operator_id
+                for operator_id, batch in gathered.items()
+                if batch[0][0] + linger <= now
+            ]:
+                self.send_batch(conn, operator_id, gathered.pop(operator_id))
+
+    def send_batch(self, conn, operator_id: int, batch: list[tuple[float, Planned]]) -> None:
+        items = [
+            {**self.payment_body(item), "idempotency_key": self.key(item.index)}
+            for _, item in batch
+        ]
+        # Each payment is in one batch only, so its first payment's key names the batch.
+        key = f"{self.key(batch[0][1].index)}:batch"
+        status, answer = self.post(
+            conn, f"{self.prefix}/transfers/batch", {"transfers": items}, operator_id, key
+        )
+        with self.lock:
+            self.batch_sizes.append(len(batch))
+            if status != 202:  # the whole batch refused, or never answered
+                self.refused[problem_code(status, answer)] += len(batch)
+                return
+            for (offered, _), result in zip(batch, answer["results"], strict=True):
+                if result["status"] in ACCEPTED_ITEM:
+                    self.accept(result["id"], offered)
+                else:
+                    self.refused[problem_code(result["status"], result["problem"])] += 1
 
 
 def yuan_text(item: Planned) -> str:

@@ -129,10 +129,13 @@ def headline(report: dict) -> list[tuple[str, object]]:
     latency = report["latency_ms"]["submit_to_settled"]
     # Reports from before offer times were kept have no such key; in-process runs, None.
     from_offer = report["latency_ms"].get("offered_to_settled") or {}
+    batches = report.get("http_batches") or {}
     transfers = report["transfers"]
     return [
         ("scenario", report["scenario"]["name"]),
         ("via", report["options"]["via"]),
+        ("HTTP payments per request, at most", report["options"].get("http_batch")),
+        ("HTTP payments per batch, mean", batches.get("mean_payments")),
         ("settlement", report["options"]["settlement"]),
         ("database", report["machine"].get("database")),
         ("transfers offered", transfers["offered"]),
@@ -206,7 +209,8 @@ command <code>{html.escape(report["command"])}</code>.</p>
 server inserted it, to its <code>decided_at</code>. <em>offered-&gt;settled</em> (HTTP runs
 only): from when the driver offered the payment (its due time; without a rate, when a
 client took it up) to its <code>decided_at</code>, so it also counts any wait before the
-server took it: in a client behind schedule, in the server's queue.</p>
+server took it: in a client behind schedule, in a gateway's batch filling, in the
+server's queue.</p>
 <h2>Checks</h2>
 {table(checks, ["check", "result", "details"])}
 <h2>Charts</h2>

@@ -56,6 +56,8 @@ class RunOptions:
     merchants: int | None = None
     via: str = "inprocess"  # or an http(s) URL
     clients: int = 32
+    http_batch: int = 1  # payments per HTTP request; above 1, /transfers/batch (a gateway)
+    linger_ms: float = 10.0  # gateway: the longest a payment waits for its batch to fill
     settlement: str = "inline"  # inline | workers | external
     workers: int = 2
     batch_size: int | None = None
@@ -675,6 +677,8 @@ def _report(
             "rate": options.rate,
             "via": options.via,
             "clients": options.clients if options.via != "inprocess" else None,
+            "http_batch": options.http_batch if options.via != "inprocess" else None,
+            "linger_ms": options.linger_ms if options.http_batch > 1 else None,
             "settlement": options.settlement,
             "workers": options.workers if options.settlement == "workers" else None,
             "batch_size": options.batch_size or settings.EWALLET_SETTLEMENT_BATCH_SIZE,
@@ -705,6 +709,13 @@ def _report(
             "http_request": stats.latency_summary(driver.request_ms) if driver.request_ms else None,
         },
         "http_statuses": dict(driver.statuses) or None,
+        "http_batches": {
+            "requests": len(driver.batch_sizes),
+            "mean_payments": round(sum(driver.batch_sizes) / len(driver.batch_sizes), 1),
+            "max_payments": max(driver.batch_sizes),
+        }
+        if driver.batch_sizes
+        else None,
         "rejections": dict(rejections.most_common()),
         "series": {
             "interval_s": interval,

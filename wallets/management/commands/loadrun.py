@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from wallets.api.batch import MAX_ITEMS
 from wallets.loadrun.report import compare, load_report
 from wallets.loadrun.runner import RunOptions, command_line, loadrun
 from wallets.loadrun.scenarios import SCENARIOS, transfers_for
@@ -34,6 +35,22 @@ class Command(BaseCommand):
         parser.add_argument("--via", default="inprocess", help="'inprocess' or an http(s) URL")
         parser.add_argument("--clients", type=int, default=32, help="HTTP clients (threads)")
         parser.add_argument("--wait-ms", type=int, default=0, help="HTTP: ?wait= on each payment")
+        parser.add_argument(
+            "--http-batch",
+            type=int,
+            default=1,
+            metavar="N",
+            help="HTTP: payments per request; above 1, each client gathers them per operator "
+            f"for POST /transfers/batch like an acquiring gateway (1 to {MAX_ITEMS})",
+        )
+        parser.add_argument(
+            "--linger-ms",
+            type=float,
+            default=10.0,
+            metavar="M",
+            help="with --http-batch: a batch goes when full or when its oldest payment has "
+            "waited M ms",
+        )
         parser.add_argument(
             "--settlement",
             choices=["auto", "inline", "workers", "external"],
@@ -76,6 +93,14 @@ class Command(BaseCommand):
         if transfers is None and o["duration"] and o["rate"]:
             transfers = transfers_for(scenario, rate=o["rate"], seconds=o["duration"])
         transfers = transfers or 10_000
+        if not 1 <= o["http_batch"] <= MAX_ITEMS:
+            raise CommandError(f"--http-batch takes 1 to {MAX_ITEMS} payments")
+        if o["http_batch"] > 1 and o["via"] == "inprocess":
+            raise CommandError("--http-batch needs --via URL (in-process runs submit in --chunk)")
+        if o["http_batch"] > 1 and o["wait_ms"]:
+            raise CommandError("--wait-ms is for single payments: /transfers/batch never waits")
+        if o["linger_ms"] < 0:
+            raise CommandError("--linger-ms cannot be negative")
         settlement = o["settlement"]
         if settlement == "auto":
             if o["via"] != "inprocess":
@@ -95,6 +120,8 @@ class Command(BaseCommand):
             merchants=o["merchants"],
             via=o["via"],
             clients=o["clients"],
+            http_batch=o["http_batch"],
+            linger_ms=o["linger_ms"],
             settlement=settlement,
             workers=o["workers"],
             batch_size=o["batch_size"],
@@ -112,7 +139,13 @@ class Command(BaseCommand):
         say(
             f"load run: {scenario.name}, {transfers:,} transfers, "
             f"{'rate ' + format(o['rate'], ',.0f') + '/s' if o['rate'] else 'flat out'}, "
-            f"via {options.via}, settlement {settlement}"
+            f"via {options.via}"
+            + (
+                f" in batches of up to {options.http_batch} (linger {options.linger_ms:g} ms)"
+                if options.http_batch > 1
+                else ""
+            )
+            + f", settlement {settlement}"
             + (f" ({options.workers} workers)" if settlement == "workers" else "")
         )
         try:
