@@ -36,6 +36,7 @@ def test_a_small_inprocess_run_writes_its_report_and_passes_its_checks(
     assert report["achieved_tps"] > 0
     latency = report["latency_ms"]["submit_to_settled"]
     assert 0 <= latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+    assert report["latency_ms"]["offered_to_settled"] is None  # offer times: HTTP runs only
     assert report["scenario"]["name"] == "payday"
     assert [p["name"] for p in report["scenario"]["timeline"]] == ["payday loads", "merchant rush"]
     assert report["population"]["people"] == 120
@@ -122,6 +123,36 @@ def test_a_run_over_http_against_gunicorn_and_a_worker(server, tmp_path):  # noq
     assert report["http_statuses"] == {"202": 400}
     assert report["transfers"]["accepted"] == 400
     assert report["latency_ms"]["http_request"]["count"] == 400
+    assert report["latency_ms"]["offered_to_decided"]["count"] == 400
+    assert report["options"]["http_batch"] == 1 and report["http_batches"] is None
+    assert all(check["ok"] for check in report["checks"].values()), report["checks"]
+
+
+@pytest.mark.worker
+def test_a_gateway_run_over_http_against_gunicorn_and_a_worker(server, tmp_path):  # noqa: F811
+    report = run(
+        tmp_path,
+        "gateway",
+        scenario="payday",
+        transfers=600,
+        rate=300,
+        seed=7,
+        people=60,
+        merchants=6,
+        via=server.url,
+        clients=4,
+        http_batch=25,
+        linger_ms=20,
+    )
+    batches = report["http_batches"]
+    # The payday loads go one by one, the merchant rush in per-operator batches.
+    loads = report["scenario"]["timeline"][0]["count"]
+    assert report["http_statuses"] == {"202": loads + batches["requests"]}
+    assert batches["max_payments"] <= 25 and batches["requests"] < 600 - loads
+    assert report["transfers"]["accepted"] == 600
+    latency = report["latency_ms"]
+    assert latency["offered_to_decided"]["count"] == 600
+    assert latency["offered_to_decided"]["p50"] >= latency["submit_to_decided"]["p50"]
     assert all(check["ok"] for check in report["checks"].values()), report["checks"]
 
 

@@ -1,16 +1,11 @@
 """Drivers offer a run's planned transfers: in-process through the services, or through
-the REST API with many concurrent HTTP clients. Both pace to the scenario's timeline
-(or go as fast as they can) and count what was accepted and refused."""
+the REST API with many concurrent HTTP clients (http_driver.py). All pace to the
+scenario's timeline (or go as fast as they can) and count what was accepted and refused."""
 
-import contextlib
-import http.client
-import json
-import threading
 import time
 from collections import Counter
-from urllib.parse import urlsplit
 
-from django.db import connections, transaction
+from django.db import transaction
 
 from wallets import services
 from wallets.loadrun.scenarios import Segment, offered_by
@@ -73,6 +68,9 @@ class Driver:
         self.refused: Counter = Counter()
         self.statuses: Counter = Counter()
         self.request_ms: list[float] = []
+        # Accepted transfer id -> when it was offered (time.time()); HTTP drivers only.
+        self.offered_at: dict[int, float] = {}
+        self.batch_sizes: list[int] = []  # payments per /transfers/batch request
 
     def key(self, index: int) -> str:
         return f"loadrun:{self.run_id}:{index}"
@@ -137,97 +135,13 @@ class InProcessDriver(Driver):
         self.accepted = len(self.accepted_ids)
 
 
-class HttpDriver(Driver):
-    """`clients` threads, each with its own keep-alive connection, POST one transfer per
-    request at its due time (open loop: a slow answer does not delay the next offer)."""
-
-    def run(self, planned, segments: list[Segment], started: float) -> None:
-        self.lock = threading.Lock()
-        self.planned = iter(planned)
-        self.segments = segments
-        self.started = started
-        split = urlsplit(self.options.via)
-        self.host, self.port = (
-            split.hostname,
-            split.port or (443 if split.scheme == "https" else 80),
-        )
-        self.https = split.scheme == "https"
-        self.prefix = split.path.rstrip("/")
-        if not self.prefix.endswith("/api/v1"):
-            self.prefix += "/api/v1"
-        threads = [
-            threading.Thread(target=self.client, daemon=True) for _ in range(self.options.clients)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    def due(self, index: int) -> float:
-        for segment in self.segments:
-            if segment.rate is None:
-                return 0.0
-            if index < segment.first + segment.count:
-                return segment.start + (index - segment.first) / segment.rate
-        return 0.0
-
-    def next_item(self):
-        with self.lock:
-            return next(self.planned, None)
-
-    def client(self) -> None:
-        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-        conn = cls(self.host, self.port, timeout=60)
-        wait = f"?wait={self.options.wait_ms}" if self.options.wait_ms else ""
-        while (item := self.next_item()) is not None:
-            delay = self.started + self.due(item.index) - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            number, _, operator_id = self.wallets.people[item.payer]
-            amount = f"{item.amount // 100}.{item.amount % 100:02d}"
-            if item.kind == "load":
-                path, body = f"{self.prefix}/wallets/{number}/load", {"amount": amount}
-            else:
-                path = f"{self.prefix}/transfers{wait}"
-                body = {
-                    "payer": number,
-                    "payee": self.payee_number(item),
-                    "amount": amount,
-                    "memo": "load run",
-                }
-            headers = {
-                "Authorization": f"Bearer {self.wallets.tokens[operator_id]}",
-                "Idempotency-Key": self.key(item.index),
-                "Content-Type": "application/json",
-            }
-            sent = time.perf_counter()
-            try:
-                conn.request("POST", path, body=json.dumps(body), headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                status, data = 0, b""
-            elapsed = (time.perf_counter() - sent) * 1000
-            with self.lock:
-                self.statuses[status] += 1
-                self.request_ms.append(elapsed)
-                if status in (201, 202):
-                    self.accepted_ids.add(json.loads(data)["id"])
-                    self.accepted = len(self.accepted_ids)
-                else:
-                    code = "CONNECTION_FAILED" if status == 0 else str(status)
-                    with contextlib.suppress(ValueError):
-                        code = json.loads(data).get("code", code)
-                    self.refused[code] += 1
-        conn.close()
-        connections.close_all()
-
-
 def make_driver(options, wallets, run: str) -> Driver:
     if options.via == "inprocess":
         return InProcessDriver(options, wallets, run)
+    from wallets.loadrun.http_driver import GatewayDriver, HttpDriver  # it imports Driver
+
+    if options.http_batch > 1:
+        return GatewayDriver(options, wallets, run)
     return HttpDriver(options, wallets, run)
 
 

@@ -127,10 +127,15 @@ def _fmt(value) -> str:
 def headline(report: dict) -> list[tuple[str, object]]:
     """The figures a reader compares first, as (label, value) rows."""
     latency = report["latency_ms"]["submit_to_settled"]
+    # Reports from before offer times were kept have no such key; in-process runs, None.
+    from_offer = report["latency_ms"].get("offered_to_settled") or {}
+    batches = report.get("http_batches") or {}
     transfers = report["transfers"]
     return [
         ("scenario", report["scenario"]["name"]),
         ("via", report["options"]["via"]),
+        ("HTTP payments per request, at most", report["options"].get("http_batch")),
+        ("HTTP payments per batch, mean", batches.get("mean_payments")),
         ("settlement", report["options"]["settlement"]),
         ("database", report["machine"].get("database")),
         ("transfers offered", transfers["offered"]),
@@ -147,6 +152,10 @@ def headline(report: dict) -> list[tuple[str, object]]:
         ("latency p95 ms", latency.get("p95")),
         ("latency p99 ms", latency.get("p99")),
         ("latency max ms", latency.get("max")),
+        ("offered->settled p50 ms", from_offer.get("p50")),
+        ("offered->settled p95 ms", from_offer.get("p95")),
+        ("offered->settled p99 ms", from_offer.get("p99")),
+        ("offered->settled max ms", from_offer.get("max")),
         ("wall seconds", report["seconds"]["run"]),
         ("checks", "all ok" if all(c["ok"] for c in report["checks"].values()) else "FAILED"),
         ("load average at start", report["machine"].get("load_start")),
@@ -198,6 +207,12 @@ Started {html.escape(report["started_at"])};
 command <code>{html.escape(report["command"])}</code>.</p>
 <h2>Figures</h2>
 {table(headline(report))}
+<p>Latency (<em>latency</em>, the chart): from the transfer's <code>created_at</code>, when the
+server inserted it, to its <code>decided_at</code>. <em>offered-&gt;settled</em> (HTTP runs
+only): from when the driver offered the payment (its due time; without a rate, when a
+client took it up) to its <code>decided_at</code>, so it also counts any wait before the
+server took it: in a client behind schedule, in a gateway's batch filling, in the
+server's queue.</p>
 <h2>Checks</h2>
 {table(checks, ["check", "result", "details"])}
 <h2>Charts</h2>

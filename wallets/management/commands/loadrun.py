@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from wallets.api.batch import MAX_ITEMS
 from wallets.loadrun.pgbench import DATABASE as PGBENCH_DATABASE
 from wallets.loadrun.pgbench import PgbenchUnavailable, pgbench_run
 from wallets.loadrun.report import compare, load_report
@@ -37,6 +38,22 @@ class Command(BaseCommand):
         parser.add_argument("--via", default="inprocess", help="'inprocess' or an http(s) URL")
         parser.add_argument("--clients", type=int, default=32, help="HTTP clients (threads)")
         parser.add_argument("--wait-ms", type=int, default=0, help="HTTP: ?wait= on each payment")
+        parser.add_argument(
+            "--http-batch",
+            type=int,
+            default=1,
+            metavar="N",
+            help="HTTP: payments per request; above 1, each client gathers them per operator "
+            f"for POST /transfers/batch like an acquiring gateway (1 to {MAX_ITEMS})",
+        )
+        parser.add_argument(
+            "--linger-ms",
+            type=float,
+            default=10.0,
+            metavar="M",
+            help="with --http-batch: a batch goes when full or when its oldest payment has "
+            "waited M ms",
+        )
         parser.add_argument(
             "--settlement",
             choices=["auto", "inline", "workers", "external"],
@@ -87,6 +104,14 @@ class Command(BaseCommand):
         if transfers is None and o["duration"] and o["rate"]:
             transfers = transfers_for(scenario, rate=o["rate"], seconds=o["duration"])
         transfers = transfers or 10_000
+        if not 1 <= o["http_batch"] <= MAX_ITEMS:
+            raise CommandError(f"--http-batch takes 1 to {MAX_ITEMS} payments")
+        if o["http_batch"] > 1 and o["via"] == "inprocess":
+            raise CommandError("--http-batch needs --via URL (in-process runs submit in --chunk)")
+        if o["http_batch"] > 1 and o["wait_ms"]:
+            raise CommandError("--wait-ms is for single payments: /transfers/batch never waits")
+        if o["linger_ms"] < 0:
+            raise CommandError("--linger-ms cannot be negative")
         settlement = o["settlement"]
         if settlement == "auto":
             if o["via"] != "inprocess":
@@ -107,6 +132,8 @@ class Command(BaseCommand):
             merchants=o["merchants"],
             via=o["via"],
             clients=o["clients"],
+            http_batch=o["http_batch"],
+            linger_ms=o["linger_ms"],
             settlement=settlement,
             workers=o["workers"],
             batch_size=o["batch_size"],
@@ -125,21 +152,29 @@ class Command(BaseCommand):
         say(
             f"load run: {scenario.name}, {transfers:,} transfers, "
             f"{'rate ' + format(o['rate'], ',.0f') + '/s' if o['rate'] else 'flat out'}, "
-            f"via {options.via}, settlement {settlement}"
+            f"via {options.via}"
+            + (
+                f" in batches of up to {options.http_batch} (linger {options.linger_ms:g} ms)"
+                if options.http_batch > 1
+                else ""
+            )
+            + f", settlement {settlement}"
             + (f" ({options.workers} workers)" if settlement == "workers" else "")
         )
         try:
             report, folder = loadrun(options, say=lambda line: say(f"  {line}"))
         except (RuntimeError, TimeoutError) as error:
             raise CommandError(str(error)) from error
-        latency = report["latency_ms"]["submit_to_settled"]
+        latency = report["latency_ms"]
+        from_offer = latency["offered_to_settled"]
         settled_over = "over the settling time" if options.prequeue else "first to last decision"
         say(
             f"  {report['transfers']['accepted']:,} accepted, {report['transfers']['settled']:,} "
             f"settled, {report['transfers']['rejected']:,} rejected; achieved "
             f"{report['achieved_tps'] or 0:,.0f} transfers/s; settlement "
-            f"{report['settlement_tps'] or 0:,.0f}/s ({settled_over}); submit->settled ms p50 "
-            f"{latency['p50']}, p95 {latency['p95']}, p99 {latency['p99']}, max {latency['max']}"
+            f"{report['settlement_tps'] or 0:,.0f}/s ({settled_over}); "
+            + percentiles("submit->settled", latency["submit_to_settled"])
+            + (f"; {percentiles('offered->settled', from_offer)}" if from_offer else "")
         )
         if report["settlement_to_pgbench"]:
             say(
@@ -173,3 +208,10 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         self.stdout.write(f"  {result.tps:,.0f} transactions/s ({result.command})")
         return result.as_dict()
+
+
+def percentiles(name: str, summary: dict) -> str:
+    return (
+        f"{name} ms p50 {summary['p50']}, p95 {summary['p95']}, p99 {summary['p99']}, "
+        f"max {summary['max']}"
+    )

@@ -1,0 +1,228 @@
+"""Offering a run's transfers through the REST API from `clients` threads, each with its
+own keep-alive connection. Open loop: each transfer is offered at its due time, and a slow
+answer holds up only the thread waiting for it.
+
+`HttpDriver` POSTs one payment per request to /transfers. `GatewayDriver` models an
+operator's acquiring gateway: it gathers its terminals' payments and forwards them to
+/transfers/batch in small batches. Both send loads one by one to /wallets/{n}/load.
+
+Both note when each accepted transfer was offered (`offered_at`, wall clock), so the
+report can time a payment from its offer to its decision. That includes any wait before
+the server took it, which the server's own `created_at` cannot show.
+"""
+
+import http.client
+import json
+import threading
+import time
+from urllib.parse import urlsplit
+
+from django.db import connections
+
+from wallets.loadrun.drivers import Driver
+from wallets.loadrun.population import Planned
+from wallets.loadrun.scenarios import Segment
+
+ACCEPTED_ITEM = (200, 202)  # a batch item queued now, or already queued under its key
+
+
+def problem_code(status: int, answer) -> str:
+    """The problem's `code`, else the HTTP status; CONNECTION_FAILED with no answer."""
+    code = "CONNECTION_FAILED" if status == 0 else str(status)
+    if isinstance(answer, dict):
+        code = answer.get("code", code)
+    return code
+
+
+class HttpDriver(Driver):
+    """One payment per request, at its due time."""
+
+    def run(self, planned, segments: list[Segment], started: float) -> None:
+        self.lock = threading.Lock()
+        self.planned = iter(planned)
+        self.segments = segments
+        self.started = started
+        self.paced = bool(segments) and segments[0].rate is not None
+        # Due times are on the perf_counter clock; this turns them into wall-clock times,
+        # the clock the server stamps created_at and decided_at with.
+        self.wall_minus_perf = time.time() - time.perf_counter()
+        split = urlsplit(self.options.via)
+        self.host, self.port = (
+            split.hostname,
+            split.port or (443 if split.scheme == "https" else 80),
+        )
+        self.https = split.scheme == "https"
+        self.prefix = split.path.rstrip("/")
+        if not self.prefix.endswith("/api/v1"):
+            self.prefix += "/api/v1"
+        threads = [
+            threading.Thread(target=self.client_thread, daemon=True)
+            for _ in range(self.options.clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def due(self, index: int) -> float:
+        for segment in self.segments:
+            if segment.rate is None:
+                return 0.0
+            if index < segment.first + segment.count:
+                return segment.start + (index - segment.first) / segment.rate
+        return 0.0
+
+    def offer_time(self, item: Planned) -> float:
+        """When the item is offered (perf_counter): its due time when paced; unpaced, as a
+        client takes it up, since there is no schedule to fall behind."""
+        if self.paced:
+            return self.started + self.due(item.index)
+        return time.perf_counter()
+
+    def next_item(self) -> Planned | None:
+        with self.lock:
+            return next(self.planned, None)
+
+    def client_thread(self) -> None:
+        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        conn = cls(self.host, self.port, timeout=60)
+        try:
+            self.client(conn)
+        finally:
+            conn.close()
+            connections.close_all()
+
+    def client(self, conn: http.client.HTTPConnection) -> None:
+        while (item := self.next_item()) is not None:
+            offered = self.offer_time(item)
+            sleep_until(offered)
+            self.send_one(conn, item, offered)
+
+    def send_one(self, conn, item: Planned, offered: float) -> None:
+        """A payment to /transfers or a load to /wallets/{number}/load."""
+        number, _, operator_id = self.wallets.people[item.payer]
+        if item.kind == "load":
+            path, body = f"{self.prefix}/wallets/{number}/load", {"amount": yuan_text(item)}
+        else:
+            wait = f"?wait={self.options.wait_ms}" if self.options.wait_ms else ""
+            path, body = f"{self.prefix}/transfers{wait}", self.payment_body(item)
+        status, answer = self.post(conn, path, body, operator_id, self.key(item.index))
+        with self.lock:
+            if status in (201, 202):
+                self.accept(answer["id"], offered)
+            else:
+                self.refused[problem_code(status, answer)] += 1
+
+    def payment_body(self, item: Planned) -> dict:
+        number = self.wallets.people[item.payer][0]
+        return {
+            "payer": number,
+            "payee": self.payee_number(item),
+            "amount": yuan_text(item),
+            "memo": "load run",
+        }
+
+    def post(self, conn, path: str, body: dict, operator_id: int, key: str) -> tuple[int, object]:
+        """POST as the operator's staff; (status, the JSON answer or None). Status 0: no
+        answer (the connection failed; the next request opens a new one)."""
+        headers = {
+            "Authorization": f"Bearer {self.wallets.tokens[operator_id]}",
+            "Idempotency-Key": key,
+            "Content-Type": "application/json",
+        }
+        sent = time.perf_counter()
+        try:
+            conn.request("POST", path, body=json.dumps(body), headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            status, data = 0, b""
+        elapsed = (time.perf_counter() - sent) * 1000
+        with self.lock:
+            self.statuses[status] += 1
+            self.request_ms.append(elapsed)
+        try:
+            return status, json.loads(data)
+        except ValueError:
+            return status, None
+
+    def accept(self, transfer_id: int, offered: float) -> None:
+        """Count an accepted transfer (the caller holds the lock)."""
+        self.accepted_ids.add(transfer_id)
+        self.offered_at[transfer_id] = offered + self.wall_minus_perf
+        self.accepted = len(self.accepted_ids)
+
+
+class GatewayDriver(HttpDriver):
+    """Each client thread gathers the payments due to it, per operator (a batch may hold
+    only the caller's operator's wallets' payments), and POSTs an operator's gathered
+    payments to /transfers/batch once there are `http_batch` of them or the oldest has
+    waited `linger_ms`, whichever comes first."""
+
+    def client(self, conn: http.client.HTTPConnection) -> None:
+        # operator id -> [(offer time, payment)], oldest first
+        gathered: dict[int, list[tuple[float, Planned]]] = {}
+        while (item := self.next_item()) is not None:
+            offered = self.offer_time(item)
+            self.send_lingered(conn, gathered, before=offered)
+            sleep_until(offered)
+            if item.kind == "load":
+                self.send_one(conn, item, offered)
+                continue
+            operator_id = self.wallets.people[item.payer][2]
+            batch = gathered.setdefault(operator_id, [])
+            batch.append((offered, item))
+            if len(batch) >= self.options.http_batch:
+                self.send_batch(conn, operator_id, gathered.pop(operator_id))
+        # The gateway cannot know that nothing more is coming: the rest goes as it lingers.
+        self.send_lingered(conn, gathered, before=float("inf"))
+
+    def send_lingered(self, conn, gathered: dict, *, before: float) -> None:
+        """Send, each at its time, every batch whose oldest payment will have lingered its
+        full `linger_ms` before `before`."""
+        linger = self.options.linger_ms / 1000
+        while gathered:
+            deadline = min(batch[0][0] for batch in gathered.values()) + linger
+            if deadline >= before:
+                return
+            sleep_until(deadline)
+            now = max(time.perf_counter(), deadline)
+            for operator_id in [
+                operator_id
+                for operator_id, batch in gathered.items()
+                if batch[0][0] + linger <= now
+            ]:
+                self.send_batch(conn, operator_id, gathered.pop(operator_id))
+
+    def send_batch(self, conn, operator_id: int, batch: list[tuple[float, Planned]]) -> None:
+        items = [
+            {**self.payment_body(item), "idempotency_key": self.key(item.index)}
+            for _, item in batch
+        ]
+        # Each payment is in one batch only, so its first payment's key names the batch.
+        key = f"{self.key(batch[0][1].index)}:batch"
+        status, answer = self.post(
+            conn, f"{self.prefix}/transfers/batch", {"transfers": items}, operator_id, key
+        )
+        with self.lock:
+            self.batch_sizes.append(len(batch))
+            if status != 202:  # the whole batch refused, or never answered
+                self.refused[problem_code(status, answer)] += len(batch)
+                return
+            for (offered, _), result in zip(batch, answer["results"], strict=True):
+                if result["status"] in ACCEPTED_ITEM:
+                    self.accept(result["id"], offered)
+                else:
+                    self.refused[problem_code(result["status"], result["problem"])] += 1
+
+
+def yuan_text(item: Planned) -> str:
+    return f"{item.amount // 100}.{item.amount % 100:02d}"
+
+
+def sleep_until(moment: float) -> None:
+    delay = moment - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
