@@ -13,6 +13,7 @@ the server took it, which the server's own `created_at` cannot show.
 
 import http.client
 import json
+import queue
 import threading
 import time
 from urllib.parse import urlsplit
@@ -58,11 +59,14 @@ class HttpDriver(Driver):
         threads = [
             threading.Thread(target=self.client_thread, daemon=True)
             for _ in range(self.options.clients)
-        ]
+        ] + self.more_threads()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+
+    def more_threads(self) -> list[threading.Thread]:
+        return []
 
     def due(self, index: int) -> float:
         for segment in self.segments:
@@ -156,32 +160,47 @@ class HttpDriver(Driver):
 
 
 class GatewayDriver(HttpDriver):
-    """Each client thread gathers the payments due to it, per operator (a batch may hold
-    only the caller's operator's wallets' payments), and POSTs an operator's gathered
-    payments to /transfers/batch once there are `http_batch` of them or the oldest has
-    waited `linger_ms`, whichever comes first."""
+    """One gatherer takes every payment at its due time and collects it with the same
+    operator's others (a batch may hold only the caller's operator's wallets' payments);
+    an operator's batch is ready once it has `http_batch` payments or its oldest has
+    waited `linger_ms`, whichever comes first. The `clients` threads send the ready
+    batches to /transfers/batch (and loads one by one) as they come, so a batch fills from
+    all terminals at once and a slow answer holds up only the thread waiting for it."""
 
-    def client(self, conn: http.client.HTTPConnection) -> None:
+    def more_threads(self) -> list[threading.Thread]:
+        self.outbox: queue.Queue = queue.Queue()
+        return [threading.Thread(target=self.gather, daemon=True)]
+
+    def gather(self) -> None:
         # operator id -> [(offer time, payment)], oldest first
         gathered: dict[int, list[tuple[float, Planned]]] = {}
-        while (item := self.next_item()) is not None:
-            offered = self.offer_time(item)
-            self.send_lingered(conn, gathered, before=offered)
-            sleep_until(offered)
-            if item.kind == "load":
-                self.send_one(conn, item, offered)
-                continue
-            operator_id = self.wallets.people[item.payer][2]
-            batch = gathered.setdefault(operator_id, [])
-            batch.append((offered, item))
-            if len(batch) >= self.options.http_batch:
-                self.send_batch(conn, operator_id, gathered.pop(operator_id))
-        # The gateway cannot know that nothing more is coming: the rest goes as it lingers.
-        self.send_lingered(conn, gathered, before=float("inf"))
+        try:
+            while (item := self.next_item()) is not None:
+                offered = self.offer_time(item)
+                self.ship_lingered(gathered, before=offered)
+                sleep_until(offered)
+                if item.kind == "load":
+                    self.outbox.put((self.send_one, item, offered))
+                    continue
+                operator_id = self.wallets.people[item.payer][2]
+                batch = gathered.setdefault(operator_id, [])
+                batch.append((offered, item))
+                if len(batch) >= self.options.http_batch:
+                    self.outbox.put((self.send_batch, operator_id, gathered.pop(operator_id)))
+            # The gateway cannot know that nothing more is coming: the rest goes as it lingers.
+            self.ship_lingered(gathered, before=float("inf"))
+        finally:
+            for _ in range(self.options.clients):
+                self.outbox.put(None)
 
-    def send_lingered(self, conn, gathered: dict, *, before: float) -> None:
-        """Send, each at its time, every batch whose oldest payment will have lingered its
-        full `linger_ms` before `before`."""
+    def client(self, conn: http.client.HTTPConnection) -> None:
+        while (work := self.outbox.get()) is not None:
+            send, *arguments = work
+            send(conn, *arguments)
+
+    def ship_lingered(self, gathered: dict, *, before: float) -> None:
+        """Hand over, each at its time, every batch whose oldest payment will have lingered
+        its full `linger_ms` before `before`."""
         linger = self.options.linger_ms / 1000
         while gathered:
             deadline = min(batch[0][0] for batch in gathered.values()) + linger
@@ -194,7 +213,7 @@ class GatewayDriver(HttpDriver):
                 for operator_id, batch in gathered.items()
                 if batch[0][0] + linger <= now
             ]:
-                self.send_batch(conn, operator_id, gathered.pop(operator_id))
+                self.outbox.put((self.send_batch, operator_id, gathered.pop(operator_id)))
 
     def send_batch(self, conn, operator_id: int, batch: list[tuple[float, Planned]]) -> None:
         items = [
