@@ -13,9 +13,9 @@ the server took it, which the server's own `created_at` cannot show.
 
 import http.client
 import json
-import queue
 import threading
 import time
+from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
 from django.db import connections
@@ -160,60 +160,67 @@ class HttpDriver(Driver):
 
 
 class GatewayDriver(HttpDriver):
-    """One gatherer takes every payment at its due time and collects it with the same
-    operator's others (a batch may hold only the caller's operator's wallets' payments);
-    an operator's batch is ready once it has `http_batch` payments or its oldest has
-    waited `linger_ms`, whichever comes first. The `clients` threads send the ready
-    batches to /transfers/batch (and loads one by one) as they come, so a batch fills from
-    all terminals at once and a slow answer holds up only the thread waiting for it."""
+    """One gatherer takes every payment at its due time and queues it with the same
+    operator's others (a batch may hold only the caller's operator's wallets' payments).
+    Whichever of the `clients` threads is free takes an operator's next batch once it is
+    full (`http_batch`) or its oldest payment has waited `linger_ms`, and POSTs it to
+    /transfers/batch; loads go one by one. So batches fill from every terminal at once,
+    grow by themselves while every thread waits for an answer, and a slow answer holds up
+    only the thread waiting for it."""
 
     def more_threads(self) -> list[threading.Thread]:
-        self.outbox: queue.Queue = queue.Queue()
+        self.ready = threading.Condition()
+        # operator id -> [(offer time, payment)], oldest first; loads likewise
+        self.gathered: dict[int, deque[tuple[float, Planned]]] = defaultdict(deque)
+        self.loads: deque[tuple[float, Planned]] = deque()
+        self.offering = True
         return [threading.Thread(target=self.gather, daemon=True)]
 
     def gather(self) -> None:
-        # operator id -> [(offer time, payment)], oldest first
-        gathered: dict[int, list[tuple[float, Planned]]] = {}
         try:
             while (item := self.next_item()) is not None:
                 offered = self.offer_time(item)
-                self.ship_lingered(gathered, before=offered)
                 sleep_until(offered)
-                if item.kind == "load":
-                    self.outbox.put((self.send_one, item, offered))
-                    continue
-                operator_id = self.wallets.people[item.payer][2]
-                batch = gathered.setdefault(operator_id, [])
-                batch.append((offered, item))
-                if len(batch) >= self.options.http_batch:
-                    self.outbox.put((self.send_batch, operator_id, gathered.pop(operator_id)))
-            # The gateway cannot know that nothing more is coming: the rest goes as it lingers.
-            self.ship_lingered(gathered, before=float("inf"))
+                with self.ready:
+                    if item.kind == "load":
+                        self.loads.append((offered, item))
+                    else:
+                        self.gathered[self.wallets.people[item.payer][2]].append((offered, item))
+                    self.ready.notify()
         finally:
-            for _ in range(self.options.clients):
-                self.outbox.put(None)
+            with self.ready:
+                self.offering = False
+                self.ready.notify_all()
 
     def client(self, conn: http.client.HTTPConnection) -> None:
-        while (work := self.outbox.get()) is not None:
+        while (work := self.take()) is not None:
             send, *arguments = work
             send(conn, *arguments)
 
-    def ship_lingered(self, gathered: dict, *, before: float) -> None:
-        """Hand over, each at its time, every batch whose oldest payment will have lingered
-        its full `linger_ms` before `before`."""
-        linger = self.options.linger_ms / 1000
-        while gathered:
-            deadline = min(batch[0][0] for batch in gathered.values()) + linger
-            if deadline >= before:
-                return
-            sleep_until(deadline)
-            now = max(time.perf_counter(), deadline)
-            for operator_id in [
-                operator_id
-                for operator_id, batch in gathered.items()
-                if batch[0][0] + linger <= now
-            ]:
-                self.outbox.put((self.send_batch, operator_id, gathered.pop(operator_id)))
+    def take(self) -> tuple | None:
+        """The next request to send, waiting until there is one: a load, else the batch of
+        the operator whose oldest payment is oldest among those due. None once all went."""
+        size, linger = self.options.http_batch, self.options.linger_ms / 1000
+        with self.ready:
+            while True:
+                if self.loads:
+                    offered, item = self.loads.popleft()
+                    return self.send_one, item, offered
+                now = time.perf_counter()
+                due = [
+                    (waiting[0][0], operator_id)
+                    for operator_id, waiting in self.gathered.items()
+                    if waiting and (len(waiting) >= size or waiting[0][0] + linger <= now)
+                ]
+                if due:
+                    operator_id = min(due)[1]
+                    waiting = self.gathered[operator_id]
+                    batch = [waiting.popleft() for _ in range(min(size, len(waiting)))]
+                    return self.send_batch, operator_id, batch
+                heads = [waiting[0][0] for waiting in self.gathered.values() if waiting]
+                if not heads and not self.offering:
+                    return None
+                self.ready.wait(min(heads) + linger - now if heads else None)
 
     def send_batch(self, conn, operator_id: int, batch: list[tuple[float, Planned]]) -> None:
         items = [
