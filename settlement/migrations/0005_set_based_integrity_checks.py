@@ -19,6 +19,9 @@ reference, 500,000 of them). Here each check becomes one set-based query per sta
    asset by themselves, which is stricter. Earlier postings were checked by their own
    statements or are checked at COMMIT, so balanced new rows keep every total balanced.
    UPDATEs and DELETEs of postings are always checked by the deferred trigger.
+
+SQLite (the embedded default) had no balance trigger and now has no foreign keys on these
+three columns either: there, as for balances, the services and `audit verify` keep them.
 """
 
 from django.db import migrations, models
