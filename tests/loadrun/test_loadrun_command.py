@@ -44,7 +44,10 @@ def test_a_small_inprocess_run_writes_its_report_and_passes_its_checks(
     assert report["series"]["backlog"]
     assert report["machine"]["cores"] and report["processes"]
     folder = tmp_path / "small"
-    for chart in ("throughput.png", "latency.png", "backlog.png", "rejections.png"):
+    loadrun = next(p for p in report["processes"] if p["name"] == "loadrun")
+    times = [t for t, _ in loadrun["rss_over_time_kb"]]
+    assert times == sorted(times) and all(kb > 0 for _, kb in loadrun["rss_over_time_kb"])
+    for chart in ("throughput.png", "latency.png", "backlog.png", "rejections.png", "memory.png"):
         assert (folder / chart).read_bytes()[:4] == b"\x89PNG"
         assert f'src="{chart}"' in (folder / "report.html").read_text()
     assert not Transfer.objects.filter(state="RECEIVED").exists()

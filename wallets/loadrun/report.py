@@ -12,6 +12,7 @@ CHARTS = {
     "latency.png": "Submit to settled latency",
     "backlog.png": "Backlog (transfers received, not yet decided)",
     "rejections.png": "Rejections over time, by code",
+    "memory.png": "Memory (RSS) of each process over time",
 }
 
 
@@ -111,6 +112,23 @@ def draw_charts(folder: Path, report: dict) -> list[str]:
     if series.get("rejected_by_code"):
         ax.legend(loc="best", fontsize="small")
     save(fig, "rejections.png")
+
+    followed = [p for p in report.get("processes", []) if p.get("rss_over_time_kb")]
+    if followed:
+        fig, ax = plt.subplots(figsize=(8, 3.6))
+        for process in followed:
+            points = process["rss_over_time_kb"]
+            ax.plot(
+                [t for t, _ in points],
+                [kb / 1024 for _, kb in points],
+                label=f"{process['name']} ({process['pid']})",
+            )
+        ax.set_xlabel("seconds since start")
+        ax.set_ylabel("RSS, MiB")
+        ax.set_ylim(bottom=0)
+        ax.set_title(CHARTS["memory.png"])
+        ax.legend(loc="lower right", fontsize="x-small", ncol=2)
+        save(fig, "memory.png")
     return drawn
 
 

@@ -345,7 +345,7 @@ class Watcher(threading.Thread):
         self.after, self.started, self.interval = after, started, interval
         self.accepted, self.pids, self.on_sample = accepted, pids, on_sample
         self.backlog: list[tuple[float, int]] = []
-        self.rss: dict[tuple[str, int], list[int]] = {}
+        self.rss: dict[tuple[str, int], list[tuple[float, int]]] = {}  # (seconds, KiB)
         self.stopping = threading.Event()
         self.last = {"backlog": 0, "rejected": 0, "decided": 0}
         self.rejected = 0
@@ -378,7 +378,7 @@ class Watcher(threading.Thread):
         for key in self.pids():
             size = rss_kb(key[1])
             if size is not None:
-                self.rss.setdefault(key, []).append(size)
+                self.rss.setdefault(key, []).append((round(elapsed, 2), size))
         accepted = self.accepted()
         self.last = {
             "backlog": backlog,
@@ -646,7 +646,8 @@ def _report(
     planned_seconds = sum(s.seconds for s in segments)
     offered = [(s.start, s.rate) for s in segments] + [(planned_seconds, 0.0)] if paced else []
     processes = []
-    for (name, pid), sizes in watcher.rss.items():
+    for (name, pid), samples in watcher.rss.items():
+        sizes = [size for _, size in samples]
         processes.append(
             {
                 "name": name,
@@ -654,6 +655,8 @@ def _report(
                 "rss_start_kb": sizes[0],
                 "rss_end_kb": rss_end.get((name, pid)) or sizes[-1],
                 "rss_max_kb": max(sizes),
+                # Enough points to see whether memory is flat, not every sample.
+                "rss_over_time_kb": samples[:: max(1, len(samples) // 60)],
             }
         )
     # Prequeued: everything decided over the wall time settlement took. Otherwise the
