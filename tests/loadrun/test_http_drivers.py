@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from django.core.management import call_command
@@ -43,6 +43,11 @@ class Noted:
     at: float  # time.time() as the server began reading the request
 
 
+class RoomyServer(WSGIServer):
+    # Many clients connect at once; the default backlog of 5 drops some under load.
+    request_queue_size = 128
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, *args) -> None:
         pass
@@ -66,7 +71,9 @@ class ApiServer:
             )
             return application(environ, start_response)
 
-        self.httpd = make_server("127.0.0.1", 0, noting, handler_class=QuietHandler)
+        self.httpd = make_server(
+            "127.0.0.1", 0, noting, server_class=RoomyServer, handler_class=QuietHandler
+        )
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -218,17 +225,17 @@ def test_a_batch_that_does_not_fill_goes_once_its_oldest_payment_has_lingered(ap
 
 
 def test_batches_fill_from_every_client_not_one_client_each(api_server):
-    # 2,000/s over 8 operators, lingering 20 ms: about 5 payments an operator per window.
-    # Gathered per client thread (16 of them), nearly every batch would hold one payment.
+    # 4,000/s over 8 operators, lingering 40 ms: about 20 payments an operator per window.
+    # Gathered per client thread (16 of them), a batch would hold one or two.
     population, wallets = population_with_tokens(seed=5)
     run = offer(
-        api_server, population, wallets, transfers=400, rate=2_000, seed=5, clients=16,
-        http_batch=50, linger_ms=20,
+        api_server, population, wallets, transfers=800, rate=4_000, seed=5, clients=16,
+        http_batch=100, linger_ms=40,
     )  # fmt: skip
     sizes = run.driver.batch_sizes
     assert sum(sizes) == len(run.planned) - sum(1 for p in run.planned if p.kind == "load")
-    assert sum(sizes) / len(sizes) >= 3, sizes
-    assert run.driver.accepted == len(run.planned)
+    assert sum(sizes) / len(sizes) >= 10, sizes
+    assert run.driver.accepted == len(run.planned), run.driver.refused
 
 
 def test_a_client_behind_schedule_still_dates_each_payment_from_its_due_time(api_server):

@@ -30,6 +30,7 @@ from django.db import DatabaseError, connection, connections, transaction
 
 from ewallet import celery_app
 from ewallet.money import yuan
+from settlement import doorbell
 from settlement.models import Transfer, TransferState
 from settlement.selectors import money_totals
 from settlement.services import transfers_settle
@@ -524,6 +525,9 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
             settle_started = time.perf_counter()
             if settle_after:
                 celery_app.conf.task_always_eager = True
+                # Settling here, this process is the worker: it answers the doorbell the
+                # submissions rang, or the flag would hold back the next ring for its TTL.
+                doorbell.answer()
                 transfers_settle(batch_size=options.batch_size)
             if workers and options.prequeue:
                 workers.start()
