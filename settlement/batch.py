@@ -27,6 +27,7 @@ from settlement.models import (
     LimitUsage,
     Posting,
     Transfer,
+    TransferKind,
     TransferLeg,
     TransferState,
 )
@@ -89,6 +90,7 @@ def settle_batch(limit: int) -> BatchResult:
             [rules.Leg(debit, credit, amount) for _, debit, credit, amount in legs],
             is_payment=kind in PAYMENT_KINDS,
             at=created_at,
+            debits_suspended=kind == TransferKind.REDEEM,
         )
         if code is None:
             decisions.append((transfer_id, TransferState.SETTLED, ""))
@@ -148,7 +150,8 @@ def _lock_accounts(ids: set[int]) -> dict[int, rules.AccountState]:
     # SQLite has no row locks: its single writer already serialises batches.
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
     rows = fetch(
-        "SELECT id, kind, status, balance, balance_cap, single_limit, daily_limit, annual_limit "
+        "SELECT id, kind, status, balance, balance_cap, single_limit, daily_limit, annual_limit, "
+        "suspended "
         f"FROM {Account._meta.db_table} WHERE {condition} ORDER BY id{lock}",
         params,
     )
@@ -162,6 +165,7 @@ def _lock_accounts(ids: set[int]) -> dict[int, rules.AccountState]:
             single_limit=row[5],
             daily_limit=row[6],
             annual_limit=row[7],
+            suspended=bool(row[8]),
         )
         for row in rows
     }

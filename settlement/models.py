@@ -60,6 +60,10 @@ class Account(models.Model):
         max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
     )
     balance = models.BigIntegerField(default=0)
+    # The institution behind the account is suspended (DESIGN.md: an operator suspended by
+    # the central bank): it may still receive, and is debited only by a redemption, the
+    # central bank winding it down. Kept apart from `status`, which freezes set.
+    suspended = models.BooleanField(default=False)
     # Policy, in fen; None means no limit. Written by the product layer, enforced here.
     balance_cap = models.BigIntegerField(null=True, blank=True)
     single_limit = models.BigIntegerField(null=True, blank=True)
@@ -126,6 +130,7 @@ class RejectCode(models.TextChoices):
     WALLET_FROZEN = "WALLET_FROZEN", "Wallet frozen"
     WALLET_RECEIVE_ONLY = "WALLET_RECEIVE_ONLY", "Wallet may only receive"
     WALLET_CLOSED = "WALLET_CLOSED", "Wallet closed"
+    OPERATOR_SUSPENDED = "OPERATOR_SUSPENDED", "The paying account's operator is suspended"
 
 
 class Transfer(models.Model):

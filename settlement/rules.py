@@ -4,8 +4,10 @@ A settlement batch loads the accounts it touches, then calls `apply_transfer` fo
 transfer in arrival order. A transfer either applies whole (every leg) or not at all,
 in which case the first failing check names the rejection code.
 
-Checks, in order: account status (payer may send, payee may receive), the payer's single,
-daily and annual limits (payments only), funds, then the payee's balance cap.
+Checks, in order: account status (payer may send, payee may receive), the payer's
+operator not suspended (only a redemption debits a suspended institution's account), the
+payer's single, daily and annual limits (payments only), funds, then the payee's balance
+cap.
 """
 
 from collections import defaultdict
@@ -26,6 +28,7 @@ LIMIT_BALANCE = "LIMIT_BALANCE"
 WALLET_FROZEN = "WALLET_FROZEN"
 WALLET_RECEIVE_ONLY = "WALLET_RECEIVE_ONLY"
 WALLET_CLOSED = "WALLET_CLOSED"
+OPERATOR_SUSPENDED = "OPERATOR_SUSPENDED"
 
 _SEND_BLOCKED = {
     "FROZEN": WALLET_FROZEN,
@@ -41,6 +44,7 @@ class AccountState:
     status: str
     balance: int
     may_go_negative: bool = False
+    suspended: bool = False
     balance_cap: int | None = None
     single_limit: int | None = None
     daily_limit: int | None = None
@@ -75,8 +79,12 @@ def apply_transfer(
     *,
     is_payment: bool,
     at: datetime,
+    debits_suspended: bool = False,
 ) -> str | None:
-    """Apply all legs to `accounts` and `usage`, or none. Returns a reject code or None."""
+    """Apply all legs to `accounts` and `usage`, or none. Returns a reject code or None.
+
+    `debits_suspended`: the transfer may debit a suspended account (a redemption).
+    """
     deltas: dict[int, int] = defaultdict(int)
     paid_out: dict[int, int] = defaultdict(int)
     for leg in legs:
@@ -85,6 +93,8 @@ def apply_transfer(
             return code
         if code := _RECEIVE_BLOCKED.get(payee.status):
             return code
+        if payer.suspended and not debits_suspended:
+            return OPERATOR_SUSPENDED
         deltas[payer.id] -= leg.amount
         deltas[payee.id] += leg.amount
         if is_payment:

@@ -44,7 +44,9 @@ class LegSpec:
         return self.credit if isinstance(self.credit, int) else self.credit.pk
 
 
-def account_open(*, label: str, kind: AccountKind, asset: Asset, **policy: int | None) -> Account:
+def account_open(
+    *, label: str, kind: AccountKind, asset: Asset, **policy: int | bool | None
+) -> Account:
     return Account.objects.create(label=label, kind=kind, asset=asset, **policy)
 
 
@@ -53,14 +55,18 @@ def accounts_set_policy(
     account_ids: Sequence[int],
     status: AccountStatus | None = None,
     limits: dict[str, int | None] | None = None,
+    suspended: bool | None = None,
 ) -> int:
-    """Write status and/or limits onto accounts; settlement enforces them from then on."""
+    """Write status, limits and/or suspension onto accounts; settlement enforces them from
+    then on (a transfer already queued is judged by what holds when it settles)."""
     allowed = {"balance_cap", "single_limit", "daily_limit", "annual_limit"}
     changes: dict[str, object] = dict(limits or {})
     if not set(changes) <= allowed:
         raise ValueError(f"unknown limits: {sorted(set(changes) - allowed)}")
     if status is not None:
         changes["status"] = status
+    if suspended is not None:
+        changes["suspended"] = suspended
     return Account.objects.filter(id__in=account_ids).update(**changes)
 
 
