@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     KYC_INSUFFICIENT = "KYC_INSUFFICIENT"
     OPERATOR_SUSPENDED = "OPERATOR_SUSPENDED"
     WALLET_CLOSED = "WALLET_CLOSED"
+    FREEZE_AUTHORITY = "FREEZE_AUTHORITY"  # only the authority that gave a freeze lifts it
+    TOKEN_LIMIT = "TOKEN_LIMIT"  # too many live API tokens for one user
     CONFLICT = "CONFLICT"
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
@@ -47,6 +49,10 @@ STATUS_BY_CODE = {
     ErrorCode.PERMISSION_DENIED: 403,
     ErrorCode.IDEMPOTENCY_CONFLICT: 422,
     ErrorCode.MAKER_CHECKER: 403,
+    ErrorCode.FREEZE_AUTHORITY: 403,
+    ErrorCode.TOKEN_LIMIT: 409,
+    ErrorCode.OPERATOR_SUSPENDED: 409,
+    ErrorCode.WALLET_CLOSED: 409,
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.CONFLICT: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,

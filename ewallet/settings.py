@@ -5,6 +5,7 @@ The embedded default needs nothing: a SQLite file under ./var and settlement in-
 real thing: settlement then runs in `celery worker` processes.
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -260,7 +261,8 @@ SPECTACULAR_SETTINGS = {
 EWALLET_PROBLEM_BASE_URL = os.environ.get(
     "EWALLET_PROBLEM_BASE_URL", "https://ecny.example/problems/"
 )
-# Per token (or signed-in user) and per address for anonymous callers: "N/s", "N/min"...
+# Per user (whichever of their tokens they use) and per address for anonymous callers:
+# "N/s", "N/min"...
 EWALLET_API_RATE = os.environ.get("EWALLET_API_RATE", "2000/s")
 EWALLET_API_ANON_RATE = os.environ.get("EWALLET_API_ANON_RATE", "50/s")
 # How long each process remembers a token and its user's roles (changes made through the
@@ -268,6 +270,14 @@ EWALLET_API_ANON_RATE = os.environ.get("EWALLET_API_ANON_RATE", "50/s")
 EWALLET_AUTH_CACHE_SECONDS = float(os.environ.get("EWALLET_AUTH_CACHE_SECONDS", "5"))
 # An Idempotency-Key claimed this long ago by a request that never finished is free again.
 EWALLET_IDEMPOTENCY_CLAIM_SECONDS = env_int("EWALLET_IDEMPOTENCY_CLAIM_SECONDS", 60)
+# Live API tokens one user may hold at once.
+EWALLET_MAX_TOKENS_PER_USER = env_int("EWALLET_MAX_TOKENS_PER_USER", 20)
+# The central bank's key for linking one person's KYC records at several operators
+# (wallets/identity.py). Hex; by default derived from SECRET_KEY, so set both anywhere real.
+EWALLET_IDENTITY_LINK_KEY = (
+    bytes.fromhex(os.environ.get("EWALLET_IDENTITY_LINK_KEY", ""))
+    or hashlib.sha256(b"identity-link:" + SECRET_KEY.encode()).digest()
+)
 
 LOGGING = {
     "version": 1,

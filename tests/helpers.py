@@ -1,7 +1,7 @@
 """Builders for tests, so a test reads like a worked example:
 
 w = World.build()                      # PBOC, ICBC and CCB, 1,000,000 CNY issued to each
-alice = w.wallet("Alice", klass=4, load=500)
+alice = w.wallet("Alice", klass=4, load=500)   # KYC'd and opened by ICBC's staff
 bob = w.wallet("Bob", klass=2, operator="CCB")
 t = w.pay(alice, bob, 2_500)           # yuan
 assert w.state(t) == ("REJECTED", "LIMIT_SINGLE")
@@ -16,6 +16,7 @@ from ewallet.money import yuan
 from settlement.models import Account, Transfer
 from settlement.services import transfers_settle
 from wallets import services
+from wallets.actors import Actor
 from wallets.models import HolderKind, KycMethod, Operator, Wallet
 from wallets.roles import Role
 
@@ -53,28 +54,48 @@ def user_with(username: str, *roles: Role) -> User:
     return user
 
 
+def actor_with(username: str, *roles: Role) -> Actor:
+    return Actor.of(user_with(username, *roles))
+
+
+def staff_of(operator: Operator, username: str) -> Actor:
+    """A new user made staff of `operator`, as an actor."""
+    user = User.objects.create_user(username)
+    services.operator_staff_assign(actor=Actor.system(), user=user, operator=operator)
+    return Actor.of(user)
+
+
 @dataclass
 class World:
-    maker: User
-    checker: User
-    policy: User
-    staff: User
+    """Actors (`.user` is the Django user): the central bank's maker, checker and policy
+    maker, and one member of staff per operator (`staff` is the first operator's)."""
+
+    maker: Actor
+    checker: Actor
+    policy: Actor
     operators: dict[str, Operator]
+    staff_of: dict[str, Actor]
+
+    @property
+    def staff(self) -> Actor:
+        return next(iter(self.staff_of.values()))
 
     @classmethod
     def build(cls, *, issue_yuan: int = 1_000_000, operators=("ICBC", "CCB")) -> "World":
         services.reference_data_ensure()
         world = cls(
-            maker=user_with("maker", Role.CB_ISSUER),
-            checker=user_with("checker", Role.CB_APPROVER),
-            policy=user_with("policy", Role.CB_POLICY),
-            staff=user_with("staff", Role.OPERATOR_STAFF),
+            maker=actor_with("maker", Role.CB_ISSUER),
+            checker=actor_with("checker", Role.CB_APPROVER),
+            policy=actor_with("policy", Role.CB_POLICY),
             operators={},
+            staff_of={},
         )
-        for code in operators:
+        for index, code in enumerate(operators):
             world.operators[code] = services.operator_onboard(
                 actor=world.checker, code=code, name=code, reserve_deposit=yuan(issue_yuan * 2)
             )
+            username = "staff" if index == 0 else f"staff_{code.lower()}"
+            world.staff_of[code] = staff_of(world.operators[code], username)
         settle()
         for code in operators:
             world.issue(code, issue_yuan)
@@ -101,33 +122,52 @@ class World:
         merchant: bool = False,
     ) -> Wallet:
         kyc = KycMethod.IN_PERSON if merchant else KYC_FOR_CLASS[klass]
+        staff = self.staff_of[operator]
         holder = services.holder_register(
+            actor=staff,
+            operator=self.operators[operator],
             display_name=name,
             kind=HolderKind.MERCHANT if merchant else HolderKind.PERSON,
             kyc_method=kyc,
-            phone="13800000000",
-            id_number="110101199001011234",
-            bank_account="6222000011112222",
+            phone=f"138{next(_keys):08d}",  # each holder their own
+            **(
+                {}
+                if kyc == KycMethod.PHONE_ONLY
+                else {"id_number": "110101199001011234", "bank_account": "6222000011112222"}
+            ),
         )
-        wallet = services.wallet_open(
-            actor=self.staff, holder=holder, operator=self.operators[operator], wallet_class=klass
-        )
+        wallet = services.wallet_open(actor=staff, holder=holder, wallet_class=klass)
         if load:
             services.wallet_load(
-                actor=self.staff, wallet=wallet, amount=yuan(load), idempotency_key=key("load")
+                actor=staff, wallet=wallet, amount=yuan(load), idempotency_key=key("load")
             )
             settle()
         return wallet
 
     def pay(self, payer: Wallet, payee: Wallet, amount_yuan: int | str, **kwargs) -> Transfer:
-        transfer = services.payment_submit(
-            payer=payer,
-            payee=payee,
+        """A payment by the payer's operator's staff (as its gateway would send it)."""
+        transfer, _, _ = services.payment_submit(
+            actor=kwargs.pop("actor", None) or self.staff_of[payer.operator.code],
+            payer=payer.number,
+            payee=payee.number,
             amount=yuan(amount_yuan),
             idempotency_key=kwargs.pop("idempotency_key", None) or key("pay"),
             **kwargs,
         )
         settle()
+        return transfer
+
+    def pay_later(
+        self, payer: Wallet, payee: Wallet, amount: int, idempotency_key: str | None = None
+    ) -> Transfer:
+        """A payment of `amount` fen queued (as the payer's operator's staff), not settled."""
+        transfer, _, _ = services.payment_submit(
+            actor=self.staff_of[payer.operator.code],
+            payer=payer.number,
+            payee=payee.number,
+            amount=amount,
+            idempotency_key=idempotency_key or key("pay"),
+        )
         return transfer
 
     @staticmethod

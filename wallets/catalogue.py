@@ -41,13 +41,8 @@ LIMIT_PRESETS = {
 }
 
 
-def seed_reference_data(wallet_class_model, group_model) -> None:
-    """Create missing wallet classes (default limits, in fen) and one group per role.
-
-    Takes the model classes so that the migration can pass its historical models.
-    """
-    from wallets.roles import Role
-
+def seed_reference_data(wallet_class_model) -> None:
+    """Create missing wallet classes with the default limits, in fen."""
     fields = ("balance_cap", "single_limit", "daily_limit", "annual_limit")
     for number, name, kyc, *limits in WALLET_CLASSES_DEFAULT:
         wallet_class_model.objects.get_or_create(
@@ -58,5 +53,3 @@ def seed_reference_data(wallet_class_model, group_model) -> None:
                 **{f: None if v is None else v * 100 for f, v in zip(fields, limits, strict=True)},
             },
         )
-    for role in Role:
-        group_model.objects.get_or_create(name=str(role))

@@ -84,8 +84,13 @@ def new_pseudonym() -> str:
 
 
 class Holder(models.Model):
-    """A person or merchant with a KYC profile. Identity numbers are kept masked."""
+    """A person or merchant KYC'd at one operator. Identity numbers are kept masked.
 
+    A person who banks at two operators is two holders, one KYC record at each; only the
+    central bank sees that they are one person, through `identity_link` (wallets/identity.py).
+    """
+
+    operator = models.ForeignKey("Operator", on_delete=models.PROTECT, related_name="holders")
     kind = models.CharField(max_length=10, choices=HolderKind.choices, default=HolderKind.PERSON)
     display_name = models.CharField(max_length=120)
     # What the central bank sees of an anonymous (class 4) holder.
@@ -94,6 +99,9 @@ class Holder(models.Model):
     phone = models.CharField(max_length=20, blank=True)
     id_number_masked = models.CharField(max_length=24, blank=True)
     bank_account_masked = models.CharField(max_length=24, blank=True)
+    # The central bank's keyed hash of the identity (or phone) number; "" for records made
+    # before it was kept, whose full numbers were never stored.
+    identity_link = models.CharField(max_length=64, blank=True, db_index=True)
     kyc_verified_at = models.DateTimeField(default=timezone.now)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -174,8 +182,72 @@ class Wallet(models.Model):
         return self.account.balance
 
 
+class FreezeAuthority(models.TextChoices):
+    OPERATOR = "OPERATOR", "Operator"
+    CENTRAL_BANK = "CENTRAL_BANK", "Central bank"
+
+
+class FreezeScope(models.TextChoices):
+    FULL = "FULL", "Full freeze (nothing in or out)"
+    RECEIVE_ONLY = "RECEIVE_ONLY", "Receive only (nothing out)"
+
+
+class FreezeOrder(models.Model):
+    """An order to freeze a wallet, with the authority that gave it.
+
+    Orders stack: a wallet is frozen while any full order is in force, receive-only while
+    any receive-only order is, and active only when none is. Only the authority that gave
+    an order lifts it: the central bank's by a central-bank approver, an operator's by that
+    operator's staff. An order is never deleted; lifting records who, when and why.
+    """
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="freeze_orders")
+    authority = models.CharField(max_length=16, choices=FreezeAuthority.choices)
+    # The operator that gave it, for an operator's order.
+    operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scope = models.CharField(max_length=16, choices=FreezeScope.choices)
+    reason = models.CharField(max_length=240)
+    ordered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ordered_at = models.DateTimeField(default=timezone.now)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.CharField(max_length=240, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["wallet"], condition=Q(lifted_at__isnull=True), name="freeze_in_force"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(authority="OPERATOR", operator__isnull=False)
+                | Q(authority="CENTRAL_BANK", operator__isnull=True),
+                name="freeze_operator_iff_operator_authority",
+            ),
+            models.CheckConstraint(
+                condition=Q(lifted_at__isnull=True) | ~Q(lift_reason=""),
+                name="freeze_lift_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"freeze #{self.pk} of {self.wallet} by {self.get_authority_display()}"
+
+    @property
+    def in_force(self) -> bool:
+        return self.lifted_at is None
+
+
 class WalletStatusChange(models.Model):
-    """Every freeze, receive-only order, unfreeze or closure, with who and why."""
+    """Every change of a wallet's status (by a freeze order, its lifting or a closure),
+    with who and why: the wallet's status history."""
 
     wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="status_changes")
     old_status = models.CharField(max_length=16, choices=AccountStatus.choices)
@@ -183,6 +255,10 @@ class WalletStatusChange(models.Model):
     reason = models.CharField(max_length=240)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # The order whose giving or lifting changed the status (none for a closure).
+    order = models.ForeignKey(
+        FreezeOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     at = models.DateTimeField(default=timezone.now)
 
@@ -262,6 +338,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The token this one was minted with: it never outlives it and is revoked with it.
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -1,8 +1,10 @@
-"""Roles are Django groups (created by a migration); services check them here."""
+"""The roles of DESIGN.md: Django groups, and the console pages each group may open.
+
+Services decide what an actor may do (`wallets.actors.Actor`); the permissions here only
+decide which console pages a role sees. The ledger is view-only for everyone.
+"""
 
 from enum import StrEnum
-
-from ewallet.errors import ErrorCode, EwalletError
 
 
 class Role(StrEnum):
@@ -13,16 +15,66 @@ class Role(StrEnum):
     OPERATOR_STAFF = "operator_staff"
 
 
-def has_role(actor, role: Role) -> bool:
-    if actor is None:
-        return False
-    if actor.is_superuser:
-        return True
-    return actor.groups.filter(name=role).exists()
+CENTRAL_BANK_ROLES = frozenset({Role.CB_ISSUER, Role.CB_APPROVER, Role.CB_AUDITOR, Role.CB_POLICY})
+
+_LEDGER = [
+    "settlement.view_transfer",
+    "settlement.view_posting",
+    "settlement.view_auditleaf",
+    "settlement.view_checkpoint",
+    "settlement.view_signingkey",
+]
+_CENTRAL_BANK_VIEW = [
+    "wallets.view_operator",
+    "wallets.view_holder",  # class-4 holders by pseudonym only
+    "wallets.view_wallet",
+    "wallets.view_walletclass",
+    "wallets.view_historicalwalletclass",
+    "wallets.view_issuancerequest",
+    "wallets.view_freezeorder",
+    "wallets.view_walletstatuschange",
+    "wallets.view_auditverification",
+    "wallets.add_auditverification",  # "verify now": a read-only check any of them may run
+    *_LEDGER,
+]
+
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.CB_ISSUER: [*_CENTRAL_BANK_VIEW, "wallets.add_issuancerequest"],
+    Role.CB_APPROVER: [
+        *_CENTRAL_BANK_VIEW,
+        "wallets.change_issuancerequest",  # approve or reject
+        "wallets.add_operator",  # onboard
+        "wallets.change_operator",  # suspend, reinstate
+        "wallets.add_freezeorder",  # central-bank freeze orders
+        "wallets.change_freezeorder",  # lift them
+    ],
+    Role.CB_AUDITOR: list(_CENTRAL_BANK_VIEW),
+    Role.CB_POLICY: [*_CENTRAL_BANK_VIEW, "wallets.change_walletclass"],
+    Role.OPERATOR_STAFF: [
+        "wallets.view_holder",
+        "wallets.add_holder",  # onboard a holder with a first wallet
+        "wallets.view_wallet",
+        "wallets.change_wallet",  # load, unload, close
+        "wallets.view_issuancerequest",
+        "wallets.view_freezeorder",
+        "wallets.add_freezeorder",  # their own operator's freeze orders
+        "wallets.change_freezeorder",  # and lifting them
+        "wallets.view_walletstatuschange",
+        "settlement.view_transfer",
+        "settlement.view_posting",
+        "settlement.view_checkpoint",
+    ],
+}
 
 
-def require_role(actor, role: Role) -> None:
-    if not has_role(actor, role):
-        raise EwalletError(
-            ErrorCode.PERMISSION_DENIED, f"this needs the {role} role", role=str(role)
-        )
+def role_groups_ensure(group_model, permission_model) -> None:
+    """One group per role with exactly its console permissions (created if missing)."""
+    for role in Role:
+        group, _ = group_model.objects.get_or_create(name=str(role))
+        wanted = []
+        for name in ROLE_PERMISSIONS[role]:
+            app_label, codename = name.split(".")
+            wanted.append(
+                permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(wanted)

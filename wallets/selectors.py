@@ -1,18 +1,30 @@
 """Reads of the e-CNY product, scoped to who is asking.
 
-`Principal` says who a user is to this system (central bank staff, staff of one operator,
-a holder); every queryset an interface shows goes through one of the `*_visible_to`
-functions, so a row outside the caller's scope is simply not there (404, never 403).
+Every queryset an interface shows goes through one of the `*_visible_to` functions, which
+apply the rules of `wallets.authority` as filters: a row outside the actor's sight is
+simply not there (404, never 403).
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ewallet.errors import ErrorCode, EwalletError
+from ewallet.errors import ErrorCode
 from settlement.models import (
     Account,
     LimitPeriod,
@@ -22,160 +34,98 @@ from settlement.models import (
 )
 from settlement.rules import limit_periods
 from settlement.selectors import MoneyTotals, money_totals
-from wallets.models import (
-    Holder,
-    IssuanceRequest,
-    KycMethod,
-    Operator,
-    OperatorStaff,
-    Wallet,
-)
-from wallets.roles import Role
-
-CENTRAL_BANK_ROLES = frozenset({Role.CB_ISSUER, Role.CB_APPROVER, Role.CB_AUDITOR, Role.CB_POLICY})
+from wallets.actors import Actor
+from wallets.authority import holder_scope, identity_shown, operated_wallet_scope, wallet_scope
+from wallets.exceptions import WalletError
+from wallets.models import FreezeOrder, Holder, IssuanceRequest, Operator, Wallet
 
 
-@dataclass(frozen=True)
-class _Facts:
-    roles: frozenset
-    operator_id: int | None
-    holder_id: int | None
-
-
-def _load_facts(user) -> _Facts:
-    if user.is_superuser:
-        roles = frozenset(Role)
-    else:
-        names = set(user.groups.values_list("name", flat=True))
-        roles = frozenset(role for role in Role if role in names)
-    operator_id = None
-    if Role.OPERATOR_STAFF in roles:
-        operator_id = (
-            OperatorStaff.objects.filter(user_id=user.pk)
-            .values_list("operator_id", flat=True)
-            .first()
-        )
-    holder_id = Holder.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
-    return _Facts(roles, operator_id, holder_id)
-
-
-@dataclass
-class Principal:
-    """Who a user is here: roles, the operator they work for, the holder they are."""
-
-    user: object
-
-    @cached_property
-    def _facts(self) -> _Facts:
-        if not getattr(self.user, "is_authenticated", False):
-            return _Facts(frozenset(), None, None)
-        from wallets.api.authcache import remembered
-
-        return remembered("principal", self.user.pk, lambda: _load_facts(self.user))
-
-    @property
-    def roles(self) -> frozenset[Role]:
-        return self._facts.roles
-
-    def has(self, role: Role) -> bool:
-        return role in self.roles
-
-    @property
-    def is_central_bank(self) -> bool:
-        return bool(self.roles & CENTRAL_BANK_ROLES)
-
-    @property
-    def operator_id(self) -> int | None:
-        """The operator this user works for, if they hold the operator-staff role."""
-        return self._facts.operator_id
-
-    @property
-    def holder_id(self) -> int | None:
-        return self._facts.holder_id
-
-    @cached_property
-    def holder(self) -> Holder | None:
-        return None if self.holder_id is None else Holder.objects.get(pk=self.holder_id)
-
-    def sees_identity_of(self, holder: Holder, operator_id: int) -> bool:
-        """Central-bank staff know anonymous (phone-only) holders by pseudonym only."""
-        if self.holder_id == holder.pk:
-            return True
-        if self.operator_id is not None and self.operator_id == operator_id:
-            return True
-        return holder.kyc_method != KycMethod.PHONE_ONLY
-
-
-def _wallet_scope(principal: Principal) -> Q | None:
-    """A filter on Wallet for what the principal may see; None means everything."""
-    if principal.is_central_bank:
-        return None
-    scope = Q(pk__in=[])
-    if principal.operator_id is not None:
-        scope |= Q(operator_id=principal.operator_id)
-    if principal.holder_id is not None:
-        scope |= Q(holder_id=principal.holder_id)
-    return scope
-
-
-def wallets_visible_to(principal: Principal) -> QuerySet[Wallet]:
+def wallets_visible_to(actor: Actor) -> QuerySet[Wallet]:
     wallets = Wallet.objects.select_related("holder", "operator", "wallet_class", "account")
-    scope = _wallet_scope(principal)
+    scope = wallet_scope(actor)
     return wallets if scope is None else wallets.filter(scope)
 
 
-def wallets_actionable_by(principal: Principal) -> QuerySet[Wallet]:
-    """Wallets the principal may act on as their operator: its staff only."""
-    if principal.operator_id is None:
-        return Wallet.objects.none()
-    return wallets_visible_to(principal).filter(operator_id=principal.operator_id)
+def wallets_actionable_by(actor: Actor) -> QuerySet[Wallet]:
+    """Wallets the actor may act on as their operator (load, unload, class, close)."""
+    return wallets_visible_to(actor).filter(operated_wallet_scope(actor))
 
 
-def payment_wallets(principal: Principal, payer: str, payee: str) -> tuple[Wallet, Wallet]:
-    """The two wallets of a payment by number, in one query; the payer must be payable."""
-    # Raw SQL: this is on every payment's path, and composing the ORM query cost more
-    # than running it.
-    found = {
-        w.number: w
-        for w in Wallet.objects.raw(
-            f"SELECT id, number, holder_id, operator_id, account_id, kind, wallet_class_id "
-            f"FROM {Wallet._meta.db_table} WHERE number IN (%s, %s)",
-            [payer, payee],
+def holders_visible_to(actor: Actor) -> QuerySet[Holder]:
+    holders = Holder.objects.select_related("operator")
+    scope = holder_scope(actor)
+    return holders if scope is None else holders.filter(scope)
+
+
+def wallets_with_holder_shown(actor: Actor) -> QuerySet[Wallet]:
+    """`wallets_visible_to`, each row with `holder_shown`: the holder's name, or their
+    pseudonym where the actor knows them by pseudonym only."""
+    return wallets_visible_to(actor).annotate(
+        holder_shown=Case(
+            When(identity_shown(actor, "holder__"), then=F("holder__display_name")),
+            default=F("holder__pseudonym"),
         )
-    }
-    paying = found.get(payer)
-    if paying is None or not (
-        (principal.holder_id is not None and paying.holder_id == principal.holder_id)
-        or (principal.operator_id is not None and paying.operator_id == principal.operator_id)
-    ):
-        if paying is not None and principal.is_central_bank:
-            raise EwalletError(
-                ErrorCode.PERMISSION_DENIED, "only the wallet's holder or operator may pay from it"
-            )
-        raise EwalletError(
-            ErrorCode.NOT_FOUND, f"no wallet {payer} you may pay from", field="payer"
-        )
-    if payee not in found:
-        raise EwalletError(ErrorCode.NOT_FOUND, f"no wallet {payee}", field="payee")
-    return paying, found[payee]
+    )
 
 
-def accounts_visible_to(principal: Principal) -> QuerySet[Account] | None:
+def holders_with_identity_shown(actor: Actor) -> QuerySet[Holder]:
+    """`holders_visible_to`, each row with `name_shown` and `phone_shown` (the pseudonym
+    and nothing where the actor knows the holder by pseudonym only)."""
+    shown = identity_shown(actor)
+    return holders_visible_to(actor).annotate(
+        name_shown=Case(When(shown, then=F("display_name")), default=F("pseudonym")),
+        phone_shown=Case(When(shown, then=F("phone")), default=Value(""), output_field=CharField()),
+    )
+
+
+def operators_with_balances() -> QuerySet[Operator]:
+    """Operators, each with `reserve_fen`, `vault_fen` and `wallets_fen` (in its wallets)."""
+    in_wallets = (
+        Wallet.objects.filter(operator=OuterRef("pk"))
+        .values("operator")
+        .annotate(total=Sum("account__balance"))
+        .values("total")
+    )
+    return Operator.objects.annotate(
+        reserve_fen=F("reserve_account__balance"),
+        vault_fen=F("vault_account__balance"),
+        wallets_fen=Coalesce(Subquery(in_wallets), 0),
+    )
+
+
+def freeze_orders(*, wallet: Wallet) -> QuerySet[FreezeOrder]:
+    """A wallet's freeze orders, newest first: its freeze history."""
+    return (
+        FreezeOrder.objects.filter(wallet=wallet)
+        .select_related("wallet", "operator", "ordered_by", "lifted_by")
+        .order_by("-pk")
+    )
+
+
+def freeze_orders_visible_to(actor: Actor) -> QuerySet[FreezeOrder]:
+    orders = FreezeOrder.objects.select_related("wallet", "operator", "ordered_by", "lifted_by")
+    scope = wallet_scope(actor)
+    if scope is None:
+        return orders
+    return orders.filter(wallet__in=Wallet.objects.filter(scope).values("pk"))
+
+
+def accounts_visible_to(actor: Actor) -> QuerySet[Account] | None:
     """Ledger accounts in scope (wallets, and an operator's own vault and reserve)."""
-    scope = _wallet_scope(principal)
+    scope = wallet_scope(actor)
     if scope is None:
         return None
     accounts = Q(pk__in=Wallet.objects.filter(scope).values("account_id"))
-    if principal.operator_id is not None:
-        operator = Operator.objects.filter(pk=principal.operator_id)
+    if actor.operator_id is not None:
+        operator = Operator.objects.filter(pk=actor.operator_id)
         accounts |= Q(pk__in=operator.values("vault_account_id"))
         accounts |= Q(pk__in=operator.values("reserve_account_id"))
     return Account.objects.filter(accounts)
 
 
-def transfers_visible_to(principal: Principal) -> QuerySet[Transfer]:
+def transfers_visible_to(actor: Actor) -> QuerySet[Transfer]:
     transfers = Transfer.objects.all()
-    accounts = accounts_visible_to(principal)
+    accounts = accounts_visible_to(actor)
     if accounts is None:
         return transfers
     ids = accounts.values("pk")
@@ -185,12 +135,12 @@ def transfers_visible_to(principal: Principal) -> QuerySet[Transfer]:
     return transfers.filter(Exists(touches))
 
 
-def issuances_visible_to(principal: Principal) -> QuerySet[IssuanceRequest]:
+def issuances_visible_to(actor: Actor) -> QuerySet[IssuanceRequest]:
     requests = IssuanceRequest.objects.select_related("operator", "maker", "checker", "transfer")
-    if principal.is_central_bank:
+    if actor.is_central_bank:
         return requests
-    if principal.operator_id is not None:
-        return requests.filter(operator_id=principal.operator_id)
+    if actor.operator_id is not None:
+        return requests.filter(operator_id=actor.operator_id)
     return requests.none()
 
 
@@ -254,28 +204,47 @@ def wallet_history(
 
 
 @dataclass(frozen=True)
+class OperatorCirculation:
+    operator_id: int
+    code: str
+    vault: int  # fen
+    wallets: int
+    reserve: int  # RESERVE not yet pledged for e-CNY
+
+    @property
+    def circulation(self) -> int:
+        return self.vault + self.wallets
+
+
+def circulation_by_operator() -> list[OperatorCirculation]:
+    """e-CNY in circulation at each operator (its vault and its wallets), and its reserve,
+    by operator code: the API's money supply, the dashboard, the demo and the console's
+    operator list all read it from here (the list through `operators_with_balances`)."""
+    return [
+        OperatorCirculation(
+            operator_id=operator.pk,
+            code=operator.code,
+            vault=operator.vault_fen,
+            wallets=operator.wallets_fen,
+            reserve=operator.reserve_fen,
+        )
+        for operator in operators_with_balances().order_by("code")
+    ]
+
+
+@dataclass(frozen=True)
 class MoneySupply:
     totals: MoneyTotals
-    by_operator: list[dict]
+    by_operator: list[OperatorCirculation]
     by_class: list[dict]
     as_of: date
 
 
-def money_supply() -> MoneySupply:
-    """e-CNY in circulation, by operator (vault and wallets) and by wallet class."""
-    wallets = Wallet.objects.values("operator_id").annotate(total=Sum("account__balance"))
-    in_wallets = {row["operator_id"]: row["total"] or 0 for row in wallets}
-    by_operator = [
-        {
-            "operator": operator.code,
-            "vault": operator.vault_account.balance,
-            "wallets": in_wallets.get(operator.pk, 0),
-            "reserve": operator.reserve_account.balance,
-        }
-        for operator in Operator.objects.select_related(
-            "vault_account", "reserve_account"
-        ).order_by("code")
-    ]
+def money_supply(*, actor: Actor) -> MoneySupply:
+    """e-CNY in circulation, by operator (vault and wallets) and by wallet class: the
+    central bank's view."""
+    if not actor.is_central_bank:
+        raise WalletError(ErrorCode.PERMISSION_DENIED, "money supply is for central-bank staff")
     by_class = [
         {"wallet_class": row["wallet_class_id"], "wallets": row["total"] or 0}
         for row in Wallet.objects.values("wallet_class_id")
@@ -284,7 +253,7 @@ def money_supply() -> MoneySupply:
     ]
     return MoneySupply(
         totals=money_totals(),
-        by_operator=by_operator,
+        by_operator=circulation_by_operator(),
         by_class=by_class,
         as_of=timezone.localdate(),
     )

@@ -3,9 +3,12 @@
 from celery import shared_task
 
 from wallets import services
+from wallets.actors import Actor
 
 
 @shared_task(name="wallets.audit_verification_run", acks_late=True, reject_on_worker_lost=True)
 def audit_verification_run(verification_id: int) -> dict:
-    verification = services.audit_verification_run(verification_id=verification_id)
+    verification = services.audit_verification_run(
+        actor=Actor.system(), verification_id=verification_id
+    )
     return {"ok": verification and verification.ok}

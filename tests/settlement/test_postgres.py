@@ -20,7 +20,6 @@ from settlement.models import AuditLeaf, Posting, Transfer, TransferKind
 from settlement.services import LegSpec, transfer_submit, transfers_settle
 from settlement.sql import update_from_values
 from tests.helpers import World, balance
-from wallets import services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -224,9 +223,8 @@ def test_referenced_accounts_and_transfers_cannot_go_or_change_id(world, stateme
 def test_an_unreferenced_transfer_can_still_be_deleted(world, queue_without_doorbell):
     # The control for the test above: the guard looks at references, not at every delete.
     alice = world.wallet("Alice", load=100)
-    queued = services.payment_submit(  # not settled: RECEIVED, no postings, no leaf
-        payer=alice, payee=world.wallet("Bob"), amount=1000, idempotency_key="unsettled"
-    )
+    # Not settled: RECEIVED, no postings, no leaf.
+    queued = world.pay_later(alice, world.wallet("Bob"), 1000, idempotency_key="unsettled")
     sql("DELETE FROM settlement_transferleg WHERE transfer_id = %s", [queued.pk])
     sql("DELETE FROM settlement_transfer WHERE id = %s", [queued.pk])
     assert not Transfer.objects.filter(pk=queued.pk).exists()
@@ -284,9 +282,7 @@ def test_two_hundred_concurrent_one_fen_debits_against_one_hundred_fen(world):
 
     def client(i: int) -> None:
         for j in range(5):
-            services.payment_submit(
-                payer=alice, payee=shops[(i + j) % 4], amount=1, idempotency_key=f"fen:{i}:{j}"
-            )
+            world.pay_later(alice, shops[(i + j) % 4], 1, idempotency_key=f"fen:{i}:{j}")
 
     in_threads(40, client)
     transfers_settle()

@@ -25,7 +25,6 @@ from settlement.bench import queue_received
 from settlement.models import Account, AuditLeaf, Checkpoint, Posting, Transfer, TransferKind
 from settlement.tasks import settle_pending
 from tests.helpers import World, balance
-from wallets import services
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -137,9 +136,7 @@ def test_a_payment_is_settled_by_the_worker_the_doorbell_wakes(world, start_work
     bob = world.wallet("Bob", operator="CCB")
     start_worker()
 
-    transfer = services.payment_submit(
-        payer=alice, payee=bob, amount=2_550, idempotency_key="pay:1"
-    )
+    transfer = world.pay_later(alice, bob, 2_550, idempotency_key="pay:1")
 
     wait_until_decided([transfer], timeout=20)
     assert world.state(transfer) == ("SETTLED", "")
@@ -155,7 +152,7 @@ def test_a_lost_doorbell_is_caught_by_the_sweep(world, start_worker):
     assert doorbell.raise_flag()
     start_worker()
 
-    transfer = services.payment_submit(payer=alice, payee=bob, amount=100, idempotency_key="p")
+    transfer = world.pay_later(alice, bob, 100, idempotency_key="p")
 
     wait_until_decided([transfer], timeout=20)  # beat sweeps every 0.5 s here
     assert world.state(transfer) == ("SETTLED", "")
@@ -168,9 +165,7 @@ def test_duplicate_doorbells_settle_each_transfer_once(world, start_worker, monk
     for i in range(500):
         payer, payee = wallets[i % 10], wallets[(i * 7 + 3) % 10]
         if payer != payee:
-            services.payment_submit(
-                payer=payer, payee=payee, amount=1_000 + i, idempotency_key=f"dup:{i}"
-            )
+            world.pay_later(payer, payee, 1_000 + i, idempotency_key=f"dup:{i}")
     total_before = sum(balance(wallet) for wallet in wallets)
     start_worker()
 

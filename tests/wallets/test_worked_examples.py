@@ -5,11 +5,12 @@ from django.contrib.auth.models import Group
 
 from ewallet.errors import EwalletError
 from ewallet.money import yuan
-from settlement.models import AccountStatus, Transfer
+from settlement.models import Transfer
 from settlement.selectors import money_totals
 from settlement.services import LegSpec, transfer_submit
 from tests.helpers import balance, key, settle
 from wallets import services
+from wallets.actors import Actor
 from wallets.catalogue import WALLET_CLASSES_CCB_2020
 
 
@@ -35,17 +36,15 @@ def test_payment_settles_and_moves_exactly_the_amount(world):
 
 
 @pytest.mark.parametrize(
-    ("status", "code"), [("FROZEN", "WALLET_FROZEN"), ("RECEIVE_ONLY", "WALLET_RECEIVE_ONLY")]
+    ("scope", "code"), [("FULL", "WALLET_FROZEN"), ("RECEIVE_ONLY", "WALLET_RECEIVE_ONLY")]
 )
-def test_restricted_payer_cannot_pay(world, status, code):
+def test_restricted_payer_cannot_pay(world, scope, code):
     alice = world.wallet("Alice", load=100)
     bob = world.wallet("Bob")
-    services.wallet_set_status(actor=world.staff, wallet=alice, status=status, reason="court order")
+    order = services.wallet_freeze(actor=world.staff, wallet=alice, scope=scope, reason="court")
     assert world.state(world.pay(alice, bob, 10)) == ("REJECTED", code)
     assert balance(alice) == yuan(100)
-    services.wallet_set_status(
-        actor=world.staff, wallet=alice, status=AccountStatus.ACTIVE, reason="cleared"
-    )
+    services.freeze_lift(actor=world.staff, order=order, reason="cleared")
     assert world.state(world.pay(alice, bob, 10)) == ("SETTLED", "")
 
 
@@ -86,9 +85,9 @@ def test_insufficient_funds(world):
 def test_frozen_payee_cannot_receive_but_receive_only_can(world):
     alice = world.wallet("Alice", load=100)
     frozen, restricted = world.wallet("Frozen"), world.wallet("Restricted")
-    services.wallet_set_status(actor=world.staff, wallet=frozen, status="FROZEN", reason="fraud")
-    services.wallet_set_status(
-        actor=world.staff, wallet=restricted, status="RECEIVE_ONLY", reason="dormant"
+    services.wallet_freeze(actor=world.staff, wallet=frozen, scope="FULL", reason="fraud")
+    services.wallet_freeze(
+        actor=world.staff, wallet=restricted, scope="RECEIVE_ONLY", reason="dormant"
     )
     assert world.state(world.pay(alice, frozen, 10)) == ("REJECTED", "WALLET_FROZEN")
     assert world.state(world.pay(alice, restricted, 10)) == ("SETTLED", "")
@@ -168,14 +167,14 @@ def test_upgrading_a_wallet_needs_the_kyc_for_the_class(world):
 
     # Frank proved his identity remotely and linked a bank account: class 2 is open to him.
     frank = services.holder_register(
+        actor=world.staff,
+        operator=world.operators["ICBC"],
         display_name="Frank",
         kyc_method="REMOTE_ID_BANK",
         id_number="110101199001011234",
         bank_account="6222000011112222",
     )
-    wallet = services.wallet_open(
-        actor=world.staff, holder=frank, operator=world.operators["ICBC"], wallet_class=4
-    )
+    wallet = services.wallet_open(actor=world.staff, holder=frank, wallet_class=4)
     services.wallet_change_class(actor=world.staff, wallet=wallet, wallet_class=2)
     wallet.account.refresh_from_db()
     assert (wallet.wallet_class_id, wallet.account.single_limit) == (2, yuan(50_000))
@@ -185,12 +184,13 @@ def test_upgrading_a_wallet_needs_the_kyc_for_the_class(world):
 
 
 def test_maker_cannot_approve_their_own_issuance(world):
-    world.maker.groups.add(Group.objects.get(name="cb_approver"))
+    world.maker.user.groups.add(Group.objects.get(name="cb_approver"))
+    both = Actor.of(world.maker.user)
     request = services.issuance_request(
-        actor=world.maker, operator=world.operators["ICBC"], amount=yuan(10), direction="ISSUE"
+        actor=both, operator=world.operators["ICBC"], amount=yuan(10), direction="ISSUE"
     )
     with pytest.raises(EwalletError) as refused:
-        services.issuance_approve(actor=world.maker, request_id=request.pk)
+        services.issuance_approve(actor=both, request_id=request.pk)
     assert refused.value.code == "MAKER_CHECKER"
     request.refresh_from_db()
     assert (request.state, request.transfer) == ("REQUESTED", None)
@@ -222,12 +222,15 @@ def test_a_decided_request_cannot_be_decided_again(world):
 
 def test_suspended_operator_gets_no_issuance_and_no_new_wallets(world):
     icbc = world.operators["ICBC"]
-    services.operator_set_status(actor=world.checker, operator=icbc, status="SUSPENDED")
     request = services.issuance_request(
         actor=world.maker, operator=icbc, amount=yuan(10), direction="ISSUE"
     )
+    services.operator_set_status(actor=world.checker, operator=icbc, status="SUSPENDED")
     with pytest.raises(EwalletError) as refused:
         services.issuance_approve(actor=world.checker, request_id=request.pk)
+    assert refused.value.code == "OPERATOR_SUSPENDED"
+    with pytest.raises(EwalletError) as refused:
+        services.issuance_request(actor=world.maker, operator=icbc, amount=10, direction="ISSUE")
     assert refused.value.code == "OPERATOR_SUSPENDED"
     with pytest.raises(EwalletError) as refused:
         world.wallet("Late", operator="ICBC")
@@ -269,7 +272,13 @@ def test_bad_amounts_are_refused_before_anything_is_queued(world, amount, code):
     alice, bob = world.wallet("Alice", load=100), world.wallet("Bob")
     queued = Transfer.objects.count()
     with pytest.raises(EwalletError) as refused:
-        services.payment_submit(payer=alice, payee=bob, amount=amount, idempotency_key="k")
+        services.payment_submit(
+            actor=world.staff,
+            payer=alice.number,
+            payee=bob.number,
+            amount=amount,
+            idempotency_key="k",
+        )
     assert refused.value.code == code
     assert Transfer.objects.count() == queued
     assert (balance(alice), balance(bob)) == (yuan(100), 0)
@@ -278,7 +287,13 @@ def test_bad_amounts_are_refused_before_anything_is_queued(world, amount, code):
 def test_paying_yourself_is_refused(world):
     alice = world.wallet("Alice", load=100)
     with pytest.raises(EwalletError) as refused:
-        services.payment_submit(payer=alice, payee=alice, amount=100, idempotency_key="k")
+        services.payment_submit(
+            actor=world.staff,
+            payer=alice.number,
+            payee=alice.number,
+            amount=100,
+            idempotency_key="k",
+        )
     assert refused.value.code == "SAME_ACCOUNT"
 
 
@@ -303,24 +318,27 @@ def test_unknown_account_is_refused(world):
 
 
 def test_anonymous_holder_needs_a_phone_and_gets_class_4(world):
+    ccb, staff = world.operators["CCB"], world.staff_of["CCB"]
     with pytest.raises(EwalletError) as refused:
-        services.holder_register(display_name="Nobody", kyc_method="PHONE_ONLY")
+        services.holder_register(
+            actor=staff, operator=ccb, display_name="Nobody", kyc_method="PHONE_ONLY"
+        )
     assert refused.value.code == "KYC_INSUFFICIENT"
     holder = services.holder_register(
-        display_name="Anon", kyc_method="PHONE_ONLY", phone="13900000000"
+        actor=staff, operator=ccb, display_name="Anon", kyc_method="PHONE_ONLY", phone="13900000000"
     )
-    wallet = services.wallet_open(actor=world.staff, holder=holder, operator=world.operators["CCB"])
-    assert wallet.wallet_class_id == 4
+    wallet = services.wallet_open(actor=staff, holder=holder)
+    assert (wallet.wallet_class_id, wallet.operator_id) == (4, ccb.pk)
     assert wallet.account.single_limit == yuan(2_000)
     with pytest.raises(EwalletError) as refused:
-        services.wallet_open(
-            actor=world.staff, holder=holder, operator=world.operators["CCB"], wallet_class=3
-        )
+        services.wallet_open(actor=staff, holder=holder, wallet_class=3)
     assert refused.value.code == "KYC_INSUFFICIENT"
 
 
 def test_identity_numbers_are_stored_masked(world):
     holder = services.holder_register(
+        actor=world.staff,
+        operator=world.operators["ICBC"],
         display_name="Eve",
         kyc_method="REMOTE_ID_BANK",
         id_number="110101199001011234",
@@ -334,15 +352,20 @@ def test_identity_numbers_are_stored_masked(world):
 def test_closing_needs_an_empty_wallet_and_is_final(world):
     alice = world.wallet("Alice", load=50)
     with pytest.raises(EwalletError) as refused:
-        services.wallet_set_status(actor=world.staff, wallet=alice, status="CLOSED", reason="bye")
+        services.wallet_close(actor=world.staff, wallet=alice, reason="bye")
     assert refused.value.code == "INVALID_STATE"
     services.wallet_unload(actor=world.staff, wallet=alice, amount=yuan(50), idempotency_key=key())
     settle()
-    services.wallet_set_status(actor=world.staff, wallet=alice, status="CLOSED", reason="bye")
+    order = services.wallet_freeze(actor=world.staff, wallet=alice, scope="FULL", reason="hold")
+    with pytest.raises(EwalletError) as refused:
+        services.wallet_close(actor=world.staff, wallet=alice, reason="bye")
+    assert refused.value.code == "INVALID_STATE"  # not while an order is in force
+    services.freeze_lift(actor=world.staff, order=order, reason="released")
+    services.wallet_close(actor=world.staff, wallet=alice, reason="bye")
     assert world.state(world.pay(world.wallet("Bob", load=5), alice, 1)) == (
         "REJECTED",
         "WALLET_CLOSED",
     )
     with pytest.raises(EwalletError) as refused:
-        services.wallet_set_status(actor=world.staff, wallet=alice, status="ACTIVE", reason="back")
+        services.wallet_freeze(actor=world.staff, wallet=alice, scope="FULL", reason="again")
     assert refused.value.code == "WALLET_CLOSED"

@@ -1,4 +1,5 @@
-"""python manage.py apitoken create --user NAME [--name N] [--ttl-days D] | list | revoke ID"""
+"""python manage.py apitoken create --user NAME [--name N] [--ttl-days D] | list | revoke ID |
+revoke-all --user NAME"""
 
 from datetime import timedelta
 
@@ -6,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from ewallet.errors import EwalletError
-from wallets.api.tokens import token_issue, token_revoke
+from wallets.actors import Actor
+from wallets.auth import token_issue, token_revoke, tokens_revoke_all
 from wallets.models import ApiToken
 
 
@@ -23,16 +25,20 @@ class Command(BaseCommand):
         listing.add_argument("--user")
         revoke = sub.add_parser("revoke", help="revoke a token by id")
         revoke.add_argument("token_id", type=int)
+        revoke_all = sub.add_parser("revoke-all", help="revoke every token of a user")
+        revoke_all.add_argument("--user", required=True)
 
     def handle(self, *args, action: str, **options):
-        getattr(self, action)(**options)
+        getattr(self, action.replace("-", "_"))(**options)
+
+    # Whoever runs manage.py holds the server: the command acts as the system.
 
     def create(self, *, user: str, name: str, ttl_days: int | None, **options) -> None:
-        owner = get_user_model().objects.filter(username=user).first()
-        if owner is None:
-            raise CommandError(f"no user {user!r}")
         ttl = timedelta(days=ttl_days) if ttl_days else None
-        secret, _ = token_issue(user=owner, name=name, ttl=ttl)
+        try:
+            secret, _ = token_issue(actor=Actor.system(), user=_user(user), name=name, ttl=ttl)
+        except EwalletError as error:
+            raise CommandError(error.message) from None
         self.stdout.write(secret)
 
     def list(self, *, user: str | None, **options) -> None:
@@ -47,9 +53,19 @@ class Command(BaseCommand):
             )
 
     def revoke(self, *, token_id: int, **options) -> None:
-        superuser = get_user_model()(is_superuser=True)
         try:
-            token_revoke(actor=superuser, token_id=token_id)
+            token_revoke(actor=Actor.system(), token_id=token_id)
         except EwalletError as error:
             raise CommandError(error.message) from None
-        self.stdout.write(f"revoked token {token_id}")
+        self.stdout.write(f"revoked token {token_id} and any minted with it")
+
+    def revoke_all(self, *, user: str, **options) -> None:
+        revoked = tokens_revoke_all(actor=Actor.system(), user=_user(user))
+        self.stdout.write(f"revoked {revoked} tokens of {user}")
+
+
+def _user(username: str):
+    owner = get_user_model().objects.filter(username=username).first()
+    if owner is None:
+        raise CommandError(f"no user {username!r}")
+    return owner

@@ -1,0 +1,151 @@
+"""Who may see and do what: the product's rules of authority, in one place.
+
+Each rule is written once, as a predicate on an actor and an object and, where lists need
+it, as the same rule in a query filter beside it (tests hold the two forms to agreement).
+Services raise from these (`require_*`): an object outside the actor's sight is NOT_FOUND,
+exactly like one that does not exist; one the actor sees but may not act on is
+PERMISSION_DENIED. Interfaces call the predicates only to show or hide a button; the
+service decides.
+"""
+
+from django.db.models import Q
+
+from ewallet.errors import ErrorCode
+from wallets.actors import Actor
+from wallets.exceptions import WalletError
+from wallets.models import FreezeAuthority, FreezeOrder, Holder, KycMethod, Wallet
+from wallets.roles import Role
+
+# ---------------------------------------------------------------- wallets
+
+
+def sees_wallet(actor: Actor, wallet: Wallet) -> bool:
+    """The central bank sees every wallet; an operator's staff its operator's; a holder
+    their own."""
+    return (
+        actor.is_central_bank
+        or actor.is_staff_of(wallet.operator_id)
+        or (actor.holder_id is not None and actor.holder_id == wallet.holder_id)
+    )
+
+
+def wallet_scope(actor: Actor) -> Q | None:
+    """`sees_wallet` as a filter on Wallet; None means every wallet."""
+    if actor.is_central_bank:
+        return None
+    scope = Q(pk__in=[])
+    if actor.operator_id is not None:
+        scope |= Q(operator_id=actor.operator_id)
+    if actor.holder_id is not None:
+        scope |= Q(holder_id=actor.holder_id)
+    return scope
+
+
+def operates_wallet(actor: Actor, wallet: Wallet) -> bool:
+    """Opening, loading, unloading, changing class and closing: the wallet's operator."""
+    return actor.is_staff_of(wallet.operator_id)
+
+
+def operated_wallet_scope(actor: Actor) -> Q:
+    """`operates_wallet` as a filter on Wallet."""
+    return Q(operator_id=actor.operator_id) if actor.operator_id is not None else Q(pk__in=[])
+
+
+def may_pay_from(actor: Actor, wallet: Wallet) -> bool:
+    """A payment: the wallet's holder, or its operator's staff (e.g. a merchant gateway)."""
+    return operates_wallet(actor, wallet) or (
+        actor.holder_id is not None and actor.holder_id == wallet.holder_id
+    )
+
+
+def freeze_authority(actor: Actor, wallet: Wallet) -> FreezeAuthority | None:
+    """The authority in which the actor may order a freeze of the wallet, if any: its
+    operator's staff for the operator, a central-bank approver for the central bank."""
+    if operates_wallet(actor, wallet):
+        return FreezeAuthority.OPERATOR
+    if actor.has(Role.CB_APPROVER):
+        return FreezeAuthority.CENTRAL_BANK
+    return None
+
+
+def may_lift(actor: Actor, order: FreezeOrder) -> bool:
+    """Only the authority that gave an order lifts it: a central-bank approver the central
+    bank's; the operator's staff the operator's own (not the central bank: it did not
+    give it, and the operator may hold it for reasons of its own)."""
+    if order.authority == FreezeAuthority.CENTRAL_BANK:
+        return actor.has(Role.CB_APPROVER)
+    return actor.is_staff_of(order.operator_id)
+
+
+def require_sees_wallet(actor: Actor, wallet: Wallet | None, number: str = "") -> Wallet:
+    if wallet is None or not sees_wallet(actor, wallet):
+        raise WalletError(
+            ErrorCode.NOT_FOUND, f"no wallet {number or getattr(wallet, 'number', '')}"
+        )
+    return wallet
+
+
+def require_operates_wallet(actor: Actor, wallet: Wallet) -> Wallet:
+    require_sees_wallet(actor, wallet)
+    if not operates_wallet(actor, wallet):
+        raise WalletError(
+            ErrorCode.PERMISSION_DENIED, "only the wallet's operator's staff may do this"
+        )
+    return wallet
+
+
+# ---------------------------------------------------------------- holders
+
+
+def sees_holder(actor: Actor, holder: Holder) -> bool:
+    """A holder's KYC record: the central bank (anonymous ones by pseudonym), the operator
+    that holds it, and the holder."""
+    return (
+        actor.is_central_bank
+        or actor.is_staff_of(holder.operator_id)
+        or (actor.holder_id is not None and actor.holder_id == holder.pk)
+    )
+
+
+def holder_scope(actor: Actor) -> Q | None:
+    """`sees_holder` as a filter on Holder; None means every holder."""
+    if actor.is_central_bank:
+        return None
+    scope = Q(pk__in=[])
+    if actor.operator_id is not None:
+        scope |= Q(operator_id=actor.operator_id)
+    if actor.holder_id is not None:
+        scope |= Q(pk=actor.holder_id)
+    return scope
+
+
+def identity_shown(actor: Actor, prefix: str = "") -> Q:
+    """`Actor.sees_identity_of` as a filter (on Holder, or through `prefix`, e.g.
+    "holder__" on Wallet): the rows whose holder's name and numbers the actor sees."""
+    shown = ~Q(**{f"{prefix}kyc_method": KycMethod.PHONE_ONLY})
+    if actor.operator_id is not None:
+        shown |= Q(**{f"{prefix}operator_id": actor.operator_id})
+    if actor.holder_id is not None:
+        shown |= Q(**{f"{prefix}pk" if prefix == "" else f"{prefix}id": actor.holder_id})
+    return shown
+
+
+def require_staff_of(actor: Actor, operator_id: int, what: str) -> None:
+    if not actor.is_staff_of(operator_id):
+        raise WalletError(ErrorCode.PERMISSION_DENIED, f"only the operator's staff {what}")
+
+
+# ---------------------------------------------------------------- roles
+
+
+def require_role(actor: Actor, role: Role) -> None:
+    if not actor.has(role):
+        raise WalletError(
+            ErrorCode.PERMISSION_DENIED, f"this needs the {role} role", role=str(role)
+        )
+
+
+def require_system(actor: Actor, what: str) -> None:
+    user = actor.user
+    if not (actor.is_system or (user is not None and user.is_superuser)):
+        raise WalletError(ErrorCode.PERMISSION_DENIED, f"{what} is for administrators")
