@@ -1,9 +1,10 @@
 """Who may do what: every endpoint x every role x own and someone else's object.
 
-One world per test; each case builds what it needs fresh (a token, an issuance request),
-and a case that changes state changes it to what it was (a status to ACTIVE, a class to
-the current class) or moves a fen, so the cases do not depend on each other's order.
-Every mismatch is collected and reported together, so one run shows every leak.
+One world per test; each case builds what it needs fresh (a token, an issuance request, a
+wallet to freeze or close, a freeze order to lift), and a case that changes state changes
+it to what it was (a class to the current class) or moves a fen, so the cases do not
+depend on each other's order. Every mismatch is collected and reported together, so one
+run shows every leak.
 """
 
 import itertools
@@ -14,9 +15,11 @@ import pytest
 
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.models import Transfer
+from tests.api.conftest import token_for
 from wallets import services
-from wallets.api.tokens import token_issue
-from wallets.models import ApiToken
+from wallets.actors import Actor
+from wallets.auth import token_issue
+from wallets.models import ApiToken, FreezeScope
 
 ROLES = [
     "anon",
@@ -41,6 +44,10 @@ class Case:
     expect: dict[str, int]
     body: dict | Callable | None = None
     idempotent: bool = False
+    # The code every 403 of this case must carry, where it is a specific one.
+    denied_code: str | None = None
+    # Call with a token minted for the case (the case revokes the caller's tokens).
+    own_token: bool = False
 
 
 def everyone(status: int, anon: int = 401, **overrides: int) -> dict[str, int]:
@@ -69,8 +76,41 @@ def wallet(name, suffix=""):
 
 
 def fresh_token(api, fx):
-    _, token = token_issue(user=api.world_users["alice"], name="to revoke")
+    _, token = token_issue(actor=Actor.system(), user=api.users["alice"], name="to revoke")
     return f"/api/v1/tokens/{token.pk}"
+
+
+def fresh_wallet(owner: str, suffix: str = ""):
+    """A new, empty wallet for the same holder as `owner`'s, opened by their operator."""
+
+    def path(api, fx):
+        holder = api.wallets[owner].holder
+        wallet = services.wallet_open(
+            actor=api.world.staff_of[api.wallets[owner].operator.code], holder=holder
+        )
+        return f"/api/v1/wallets/{wallet.number}{suffix}"
+
+    return path
+
+
+def fresh_order(owner: str, by: str):
+    """A new wallet of `owner`'s holder under a FULL freeze ordered by `by`; the path lifts it."""
+
+    def path(api, fx):
+        holder = api.wallets[owner].holder
+        wallet = services.wallet_open(
+            actor=api.world.staff_of[api.wallets[owner].operator.code], holder=holder
+        )
+        order = services.wallet_freeze(
+            actor=api.actors[by], wallet=wallet, scope=FreezeScope.FULL, reason="case"
+        )
+        return f"/api/v1/wallets/{wallet.number}/freezes/{order.pk}/lift"
+
+    return path
+
+
+def open_for(owner: str):
+    return lambda api: {"holder_id": api.wallets[owner].holder.pseudonym}
 
 
 def fresh_issuance(suffix):
@@ -101,6 +141,13 @@ CASES = [
     Case("tokens", "get", lambda api, fx: "/api/v1/tokens", everyone(200)),
     Case("token create", "post", lambda api, fx: "/api/v1/tokens", everyone(201), {"name": "x"}),
     Case("token revoke: alice's", "delete", fresh_token, everyone(404, alice=204)),
+    Case(
+        "tokens revoke-all",
+        "post",
+        lambda api, fx: "/api/v1/tokens/revoke-all",
+        everyone(200),
+        own_token=True,
+    ),
     Case("wallets", "get", lambda api, fx: "/api/v1/wallets", everyone(200)),
     Case(
         "wallet open",
@@ -131,18 +178,92 @@ CASES = [
         {"wallet_class": 2},
     ),
     Case(
-        "status: alice's",
+        "wallet open: alice's holder (ICBC's)",
         "post",
-        wallet("alice", "/status"),
-        only({"icbc_staff": 200, "approver": 200}, SEES_ALICE),
-        {"status": "ACTIVE", "reason": "review"},
+        lambda api, fx: "/api/v1/wallets",
+        only({"icbc_staff": 201}, SEES_ALICE),
+        open_for("alice"),
     ),
     Case(
-        "status: bob's",
+        "wallet open: bob's holder (CCB's)",
         "post",
-        wallet("bob", "/status"),
-        only({"ccb_staff": 200, "approver": 200}, SEES_BOB),
-        {"status": "ACTIVE", "reason": "review"},
+        lambda api, fx: "/api/v1/wallets",
+        only({"ccb_staff": 201}, SEES_BOB),
+        open_for("bob"),
+    ),
+    Case(
+        "freezes: alice's",
+        "get",
+        wallet("alice", "/freezes"),
+        only(dict.fromkeys(SEES_ALICE, 200), set()),
+    ),
+    Case(
+        "freezes: bob's",
+        "get",
+        wallet("bob", "/freezes"),
+        only(dict.fromkeys(SEES_BOB, 200), set()),
+    ),
+    Case(
+        "freeze: alice's",
+        "post",
+        fresh_wallet("alice", "/freezes"),
+        only({"icbc_staff": 201, "approver": 201}, SEES_ALICE),
+        {"scope": "RECEIVE_ONLY", "reason": "review"},
+    ),
+    Case(
+        "freeze: bob's",
+        "post",
+        fresh_wallet("bob", "/freezes"),
+        only({"ccb_staff": 201, "approver": 201}, SEES_BOB),
+        {"scope": "FULL", "reason": "review"},
+    ),
+    Case(
+        "lift: ICBC's order on alice's",
+        "post",
+        fresh_order("alice", by="icbc_staff"),
+        only({"icbc_staff": 200}, SEES_ALICE),
+        {"reason": "cleared"},
+        denied_code="FREEZE_AUTHORITY",
+    ),
+    Case(
+        "lift: the central bank's order on alice's",
+        "post",
+        fresh_order("alice", by="approver"),
+        only({"approver": 200}, SEES_ALICE),
+        {"reason": "cleared"},
+        denied_code="FREEZE_AUTHORITY",
+    ),
+    Case(
+        "lift: CCB's order on bob's",
+        "post",
+        fresh_order("bob", by="ccb_staff"),
+        only({"ccb_staff": 200}, SEES_BOB),
+        {"reason": "cleared"},
+        denied_code="FREEZE_AUTHORITY",
+    ),
+    Case(
+        "lift: the central bank's order on bob's",
+        "post",
+        fresh_order("bob", by="approver"),
+        only({"approver": 200}, SEES_BOB),
+        {"reason": "cleared"},
+        denied_code="FREEZE_AUTHORITY",
+    ),
+    Case(
+        "close: alice's",
+        "post",
+        fresh_wallet("alice", "/close"),
+        only({"icbc_staff": 200}, SEES_ALICE),
+        {"reason": "asked to"},
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "close: bob's",
+        "post",
+        fresh_wallet("bob", "/close"),
+        only({"ccb_staff": 200}, SEES_BOB),
+        {"reason": "asked to"},
+        denied_code="PERMISSION_DENIED",
     ),
     Case(
         "load: alice's",
@@ -245,17 +366,14 @@ CASES = [
 
 @pytest.fixture
 def fixtures(api, audit_key):
-    from django.contrib.auth.models import User
-
-    api.world_users = {user.username: user for user in User.objects.all()}
-    alice, bob, shop = (api.wallets[name] for name in ("alice", "bob", "shop"))
+    alice, bob, shop = (api.number(name) for name in ("alice", "bob", "shop"))
     fx = {
         "alice_to_shop": services.payment_submit(
-            payer=alice, payee=shop, amount=100, idempotency_key="fx-1"
-        ).pk,
+            actor=api.actors["alice"], payer=alice, payee=shop, amount=100, idempotency_key="fx-1"
+        )[0].pk,
         "bob_to_shop": services.payment_submit(
-            payer=bob, payee=shop, amount=100, idempotency_key="fx-2"
-        ).pk,
+            actor=api.actors["bob"], payer=bob, payee=shop, amount=100, idempotency_key="fx-2"
+        )[0].pk,
     }
     assert set(Transfer.objects.filter(pk__in=fx.values()).values_list("state", flat=True)) == {
         "SETTLED"
@@ -270,10 +388,14 @@ def test_every_endpoint_by_every_role(api, fixtures):
     for case in CASES:
         for role in ROLES:
             client = api.client(None if role == "anon" else role)
+            if case.own_token and role != "anon":
+                client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(api.users[role])}")
             path = case.path(api, fixtures)
             body = case.body(api) if callable(case.body) else case.body
             headers = {"HTTP_IDEMPOTENCY_KEY": f"m-{next(_keys)}"} if case.idempotent else {}
             response = getattr(client, case.method)(path, body, format="json", **headers)
+            if case.own_token and role != "anon":  # every token of theirs is revoked now
+                api.tokens[role] = token_for(api.users[role])
             if response.status_code != case.expect[role]:
                 detail = response.json().get("code") if response.content else ""
                 mismatches.append(
@@ -282,6 +404,10 @@ def test_every_endpoint_by_every_role(api, fixtures):
                 )
             if response.status_code >= 400:
                 assert response["Content-Type"] == "application/problem+json", (case.name, role)
+            if response.status_code == 403 and case.denied_code:
+                code = response.json()["code"]
+                if code != case.denied_code:
+                    mismatches.append(f"{case.name} as {role}: 403 {code}, not {case.denied_code}")
     assert mismatches == []
 
 
@@ -329,6 +455,9 @@ def test_the_central_bank_knows_anonymous_holders_by_pseudonym_only(api, fixture
     as_bob = api.client("bob").get(f"/api/v1/wallets/{bob}").json()["holder"]
     assert as_cb["name"] is None and as_cb["id"].startswith("h_")
     assert as_operator["name"] == as_bob["name"] == "Bob"
+    # Only the central bank sees the link between one person's records at several operators.
+    assert len(as_cb["identity_link"]) == 64
+    assert as_operator["identity_link"] is None and as_bob["identity_link"] is None
     named = api.client("auditor").get(f"/api/v1/wallets/{api.number('alice')}").json()
     assert named["holder"]["name"] == "Alice"  # class 2: real-name KYC
 
@@ -336,7 +465,7 @@ def test_the_central_bank_knows_anonymous_holders_by_pseudonym_only(api, fixture
 def test_an_approver_who_made_the_request_cannot_approve_it(api):
     from django.contrib.auth.models import Group
 
-    both = api.world.maker
+    both = api.users["issuer"]
     both.groups.add(Group.objects.get(name="cb_approver"))
     client = api.client("issuer")
     made = client.post(

@@ -15,11 +15,11 @@ import requests
 
 from settlement.audit.receipt import verify_receipt
 from settlement.audit.verify import audit_verify
-from tests.helpers import user_with
+from tests.api.conftest import token_for
+from tests.helpers import staff_of, user_with
 from tests.settlement.test_workers import start_worker  # noqa: F401  (a fixture)
 from wallets import services
-from wallets.api.tokens import token_issue
-from wallets.models import OperatorStaff
+from wallets.actors import Actor
 from wallets.roles import Role
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -101,14 +101,13 @@ def test_issue_open_load_pay_settle_and_prove_over_http(server):
     users = {
         "issuer": user_with("issuer", Role.CB_ISSUER),
         "approver": user_with("approver", Role.CB_APPROVER),
-        "staff": user_with("staff", Role.OPERATOR_STAFF),
     }
     icbc = services.operator_onboard(
-        actor=users["approver"], code="ICBC", name="ICBC", reserve_deposit=10**9
+        actor=Actor.of(users["approver"]), code="ICBC", name="ICBC", reserve_deposit=10**9
     )
-    OperatorStaff.objects.create(user=users["staff"], operator=icbc)
+    users["staff"] = staff_of(icbc, "staff").user
     issuer, approver, staff = (
-        Caller(server.url, token_issue(user=users[name], name="e2e")[0])
+        Caller(server.url, token_for(users[name], "e2e"))
         for name in ("issuer", "approver", "staff")
     )
 

@@ -4,16 +4,14 @@ import base64
 import io
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.core.management import call_command
 
 from ewallet import celery_app
-from ewallet.redisclient import redis_client
 from settlement.audit import merkle
 from settlement.audit.checkpoint import checkpoint_seal
-from tests.api.conftest import idem
+from tests.api.conftest import fresh_rate_windows, idem
 from tests.helpers import balance
-from wallets.models import ApiToken
+from wallets.models import ApiToken, Wallet
 
 
 def test_tokens_are_issued_listed_and_revoked_through_the_api(api):
@@ -25,6 +23,9 @@ def test_tokens_are_issued_listed_and_revoked_through_the_api(api):
 
     listed = alice.get("/api/v1/tokens").json()
     assert {t["name"] for t in listed} == {"test", "laptop"}
+    minted_with = {t["name"]: t["minted_with"] for t in listed}
+    test_token = ApiToken.objects.get(user__username="alice", name="test").pk
+    assert minted_with == {"test": None, "laptop": test_token}  # dies with the test token
     assert all("token" not in t for t in listed)  # the secret is never shown again
     assert ApiToken.objects.filter(key_hash__contains=secret).count() == 0
 
@@ -51,18 +52,9 @@ def test_the_apitoken_command_creates_lists_and_revokes(api):
     assert client.get("/api/v1/me").status_code == 401
 
 
-def forget_windows():
-    """Windows counted by earlier runs in the same minute (token ids repeat per test DB)."""
-    client = redis_client()
-    if client is not None:
-        for key in client.scan_iter("throttle:*"):
-            client.delete(key)
-    cache.clear()
-
-
 def test_requests_beyond_the_rate_get_429_with_retry_after(api, settings):
     settings.EWALLET_API_RATE = "3/m"
-    forget_windows()
+    fresh_rate_windows()
     alice = api.client("alice")
     statuses = [alice.get("/api/v1/me") for _ in range(5)]
     assert [r.status_code for r in statuses[:3]] == [200, 200, 200]
@@ -70,7 +62,7 @@ def test_requests_beyond_the_rate_get_429_with_retry_after(api, settings):
     assert limited.status_code == 429
     assert limited.json()["code"] == "RATE_LIMITED"
     assert 1 <= int(limited["Retry-After"]) <= 61
-    assert api.client("bob").get("/api/v1/me").status_code == 200  # per token
+    assert api.client("bob").get("/api/v1/me").status_code == 200  # per user
 
 
 def test_wallet_detail_shows_limits_and_what_is_used(api):
@@ -139,9 +131,12 @@ def test_load_unload_and_a_freeze_through_the_api(api):
     assert balance(alice) == 104_500
 
     frozen = staff.post(
-        f"{path}/status", {"status": "FROZEN", "reason": "court order"}, format="json"
+        f"{path}/freezes", {"scope": "FULL", "reason": "court order"}, format="json"
     )
-    assert frozen.json()["status"] == "FROZEN"
+    assert frozen.status_code == 201
+    assert (frozen.json()["authority"], frozen.json()["operator"]) == ("OPERATOR", "ICBC")
+    assert (frozen.json()["in_force"], frozen.json()["ordered_by"]) == (True, "staff")
+    assert staff.get(path).json()["status"] == "FROZEN"
     paid = api.client("alice").post(
         "/api/v1/transfers?wait=2000",
         {"payer": alice.number, "payee": api.number("shop"), "amount": "1.00"},
@@ -153,6 +148,39 @@ def test_load_unload_and_a_freeze_through_the_api(api):
 
     upgrade = staff.post(f"{path}/class", {"wallet_class": 1}, format="json")
     assert (upgrade.status_code, upgrade.json()["code"]) == (400, "KYC_INSUFFICIENT")
+
+    closing = staff.post(f"{path}/close", {"reason": "asked to"}, format="json")
+    assert (closing.status_code, closing.json()["code"]) == (409, "INVALID_STATE")  # not empty
+    lifted = staff.post(
+        f"{path}/freezes/{frozen.json()['id']}/lift", {"reason": "order withdrawn"}, format="json"
+    )
+    assert lifted.status_code == 200
+    assert (lifted.json()["in_force"], lifted.json()["lift_reason"]) == (False, "order withdrawn")
+    assert staff.get(path).json()["status"] == "ACTIVE"
+
+
+def test_a_wallet_closes_only_when_empty_and_unfrozen_and_then_stays_closed(api):
+    staff = api.client("icbc_staff")
+    opened = staff.post(
+        "/api/v1/wallets", {"holder_id": api.wallets["alice"].holder.pseudonym}, format="json"
+    )
+    path = f"/api/v1/wallets/{opened.json()['number']}"
+    order = staff.post(f"{path}/freezes", {"scope": "RECEIVE_ONLY", "reason": "kyc"}, format="json")
+    assert order.json()["scope"] == "RECEIVE_ONLY"
+    under_order = staff.post(f"{path}/close", {"reason": "asked to"}, format="json")
+    assert (under_order.status_code, under_order.json()["code"]) == (409, "INVALID_STATE")
+    staff.post(f"{path}/freezes/{order.json()['id']}/lift", {"reason": "done"}, format="json")
+    no_reason = staff.post(f"{path}/close", {}, format="json")
+    assert [e["pointer"] for e in no_reason.json()["errors"]] == ["/reason"]
+
+    closed = staff.post(f"{path}/close", {"reason": "asked to"}, format="json")
+    assert (closed.status_code, closed.json()["status"]) == (200, "CLOSED")
+    again = staff.post(f"{path}/freezes", {"scope": "FULL", "reason": "late"}, format="json")
+    assert (again.status_code, again.json()["code"]) == (409, "WALLET_CLOSED")
+    load = staff.post(f"{path}/load", {"amount": "1.00"}, format="json", **idem())
+    assert load.status_code == 202
+    assert staff.get(load["Location"]).json()["state"] == "REJECTED"
+    assert balance(Wallet.objects.get(number=opened.json()["number"])) == 0
 
 
 def test_opening_a_wallet_takes_the_class_the_kyc_allows(api):

@@ -20,9 +20,10 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from tests.api.conftest import token_for
 from tests.helpers import user_with
-from wallets.api.tokens import token_issue
-from wallets.models import OperatorStaff
+from wallets import services
+from wallets.actors import Actor
 
 # Bounded so that CI stays fast; raise it locally to search harder.
 MAX_EXAMPLES = int(os.environ.get("EWALLET_API_FUZZ_EXAMPLES", "25"))
@@ -61,8 +62,10 @@ def root_token(api, audit_key) -> str:
     root = user_with("root")
     root.is_superuser = True
     root.save()
-    OperatorStaff.objects.create(user=root, operator=api.world.operators["ICBC"])
-    return token_issue(user=root, name="schemathesis")[0]
+    services.operator_staff_assign(
+        actor=Actor.system(), user=root, operator=api.world.operators["ICBC"]
+    )
+    return token_for(root, "schemathesis")
 
 
 def _served_schema():

@@ -3,7 +3,7 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from wallets.api.tokens import token_authenticate
+from wallets.auth import token_authenticate
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

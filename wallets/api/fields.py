@@ -1,8 +1,12 @@
-"""Serializer building blocks: strict input (unknown fields refused) and yuan amounts."""
+"""Serializer building blocks: strict input (unknown fields refused), yuan amounts, and
+the output fields that render models as the API shows them."""
 
+import base64
 from collections.abc import Mapping
+from datetime import UTC
 
 from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -42,6 +46,63 @@ class AmountField(serializers.Field):
 
     def to_representation(self, value: int) -> str:
         return format_fen(value)
+
+
+# ---------------------------------------------------------------- output
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class Yuan(serializers.Field):
+    """An amount held in fen (an integer) shown as a string of yuan: 1234 -> "12.34"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: int) -> str:
+        return format_fen(value)
+
+
+class Instant(serializers.DateTimeField):
+    """A moment, in UTC ("2025-01-01T08:00:00Z")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, default_timezone=UTC, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class Base64(serializers.Field):
+    """Bytes (a hash) as base64."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value) -> str:
+        return base64.b64encode(bytes(value)).decode()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class AccountRef(serializers.Field):
+    """A ledger account as clients know it, from its label: a wallet's number, or the label."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, label: str) -> str:
+        return account_ref(label)
+
+
+def account_ref(label: str) -> str:
+    return label.removeprefix("wallet:")
+
+
+class BlankAsNull(serializers.ChoiceField):
+    """A code stored as "" for none, shown as null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
 
 
 class StrictSerializer(serializers.Serializer):

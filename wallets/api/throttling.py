@@ -1,7 +1,10 @@
-"""Rate limits per API token (per user for sessions, per address when anonymous).
+"""Rate limits per user (whichever of their tokens or their session they call with), and
+per address when anonymous.
 
-A fixed window counted in the cache (Redis in real deployments): one INCR a request,
-whatever the rate, unlike a sliding log that grows with it. 429 carries Retry-After.
+Per user, not per token: a caller who could mint a fresh token for a fresh window would
+have no limit at all. A fixed window counted in the cache (Redis in real deployments): one
+INCR a request, whatever the rate, unlike a sliding log that grows with it. 429 carries
+Retry-After.
 """
 
 import time
@@ -11,7 +14,6 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from ewallet.redisclient import redis_client
-from wallets.models import ApiToken
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -41,10 +43,10 @@ def _count(key: str, ttl: int) -> int:
 
 
 class TokenRateThrottle(BaseThrottle):
+    """One window per user (the name is the setting's: DEFAULT_THROTTLE_CLASSES)."""
+
     def allow_request(self, request, view) -> bool:
-        if isinstance(request.auth, ApiToken):
-            ident, rate = f"t{request.auth.pk}", settings.EWALLET_API_RATE
-        elif request.user and request.user.is_authenticated:
+        if request.user and request.user.is_authenticated:
             ident, rate = f"u{request.user.pk}", settings.EWALLET_API_RATE
         else:
             ident, rate = f"a{self.get_ident(request)}", settings.EWALLET_API_ANON_RATE
