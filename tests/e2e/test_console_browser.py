@@ -18,10 +18,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from ewallet.money import yuan
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.selectors import money_totals
-from tests.helpers import user_with
+from tests.helpers import staff_of
 from wallets import services
-from wallets.models import IssuanceRequest, OperatorStaff
-from wallets.roles import Role
+from wallets.models import IssuanceRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,12 +51,11 @@ def browser(monkeypatch):
 @pytest.fixture
 def people(world, audit_key):
     """The world's maker and checker as console users, and some activity to chart."""
-    for user in (world.maker, world.checker):
+    staff_of(world.operators["ICBC"], "icbc_desk")
+    for user in (world.maker.user, world.checker.user):
         user.is_staff = True
         user.set_password(PASSWORD)
         user.save()
-    staff = user_with("icbc_desk", Role.OPERATOR_STAFF)
-    OperatorStaff.objects.create(user=staff, operator=world.operators["ICBC"])
     alice = world.wallet("Alice", klass=2, load=3_000)
     bob = world.wallet("Bob", klass=4, operator="CCB", load=200)
     shop = world.wallet("Tea shop", klass=1, merchant=True, operator="CCB")
@@ -108,7 +106,7 @@ def test_maker_requests_approver_approves_dashboard_shows_it(browser, live_serve
     maker.get_by_role("button", name="Request").click()
     expect(maker.get_by_text("a different approver must now decide it")).to_be_visible()
     request = IssuanceRequest.objects.get(state="REQUESTED")
-    assert request.maker == people.maker
+    assert request.maker == people.maker.user
     assert maker.locator(f"a[href$='/{request.pk}/approve/']").count() == 0  # not hers to approve
 
     # The approver: the request from the list, Approve, confirm.

@@ -2,7 +2,9 @@
 another operator's rows. Each expected status is asserted and every mismatch listed.
 
 Roles: the four central-bank roles, staff of ICBC and of CCB, and a holder (not staff).
-Rows: Alice's wallet, holder and load are ICBC's; a pending issuance request is ICBC's.
+Rows: Alice's and Anon's (class 4) wallets, holders and loads are ICBC's, Bob's CCB's; a
+pending issuance request is ICBC's; Carol's ICBC wallet is under two freeze orders, ICBC's
+own and the central bank's, each with the status change it made.
 """
 
 import pytest
@@ -10,9 +12,9 @@ import pytest
 from ewallet.money import yuan
 from settlement.models import Transfer, TransferKind
 from tests.helpers import balance
-from tests.wallets.console_world import CENTRAL_BANK, STAFF, ConsoleWorld
+from tests.wallets.console_world import CENTRAL_BANK, PHONES, STAFF, ConsoleWorld
 from wallets import services
-from wallets.models import IssuanceDirection
+from wallets.models import FreezeScope, IssuanceDirection
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +23,7 @@ CB = dict.fromkeys(CENTRAL_BANK, 200)
 OPERATORS = {"icbc_staff": 200, "ccb_staff": 200}
 # ICBC's rows: the central bank and ICBC see them; to CCB's staff they do not exist.
 ICBC_ROW = {**CB, "icbc_staff": 200, "ccb_staff": 404}
+CCB_ROW = {**CB, "icbc_staff": 404, "ccb_staff": 200}
 
 
 @pytest.fixture
@@ -35,6 +38,17 @@ def console(world):
     console.alice_load = Transfer.objects.filter(
         kind=TransferKind.LOAD, legs__credit=console.wallets["alice"].account
     ).get()
+    carol = console.world.wallet("Carol", klass=2, operator="ICBC")
+    console.icbc_order = services.wallet_freeze(
+        actor=console.actors["icbc_staff"],
+        wallet=carol,
+        scope=FreezeScope.RECEIVE_ONLY,
+        reason="KYC review",
+    )
+    console.cb_order = services.wallet_freeze(
+        actor=console.actors["approver"], wallet=carol, scope=FreezeScope.FULL, reason="AML case 7"
+    )
+    console.carol_change = carol.status_changes.get(order=console.icbc_order)
     return console
 
 
@@ -79,21 +93,62 @@ PAGES = [
     ("class 4", lambda c: "/admin/wallets/walletclass/4/change/", CB),
     ("edit class 4 limits", lambda c: "/admin/wallets/walletclass/4/limits/", {"policy": 200}),
     ("limit changes", lambda c: "/admin/wallets/historicalwalletclass/", CB),
-    ("freeze orders", lambda c: "/admin/wallets/walletstatuschange/", ALL_STAFF),
+    ("freeze orders", lambda c: "/admin/wallets/freezeorder/", ALL_STAFF),
     (
         "give a freeze order",
-        lambda c: "/admin/wallets/walletstatuschange/add/",
+        lambda c: "/admin/wallets/freezeorder/add/",
         {"approver": 200, **OPERATORS},
     ),
+    (
+        "ICBC's freeze order",
+        lambda c: f"/admin/wallets/freezeorder/{c.icbc_order.pk}/change/",
+        ICBC_ROW,
+    ),
+    (
+        # Only the authority that gave an order lifts it: not the central bank's approver.
+        "lift ICBC's freeze order",
+        lambda c: f"/admin/wallets/freezeorder/{c.icbc_order.pk}/lift/",
+        {"icbc_staff": 200, "ccb_staff": 404},
+    ),
+    (
+        "the central bank's freeze order",
+        lambda c: f"/admin/wallets/freezeorder/{c.cb_order.pk}/change/",
+        ICBC_ROW,
+    ),
+    (
+        # ... and not the wallet's operator's staff.
+        "lift the central bank's freeze order",
+        lambda c: f"/admin/wallets/freezeorder/{c.cb_order.pk}/lift/",
+        {"approver": 200, "ccb_staff": 404},
+    ),
+    ("delete a freeze order", lambda c: f"/admin/wallets/freezeorder/{c.cb_order.pk}/delete/", {}),
+    ("wallet status history", lambda c: "/admin/wallets/walletstatuschange/", ALL_STAFF),
+    (
+        "a status change of Carol's wallet",
+        lambda c: f"/admin/wallets/walletstatuschange/{c.carol_change.pk}/change/",
+        ICBC_ROW,
+    ),
+    ("add a status change", lambda c: "/admin/wallets/walletstatuschange/add/", {}),
     ("audit status", lambda c: "/admin/wallets/auditverification/", CB),
     ("verify now", lambda c: "/admin/wallets/auditverification/verify/", CB),
-    ("holders", lambda c: "/admin/wallets/holder/", OPERATORS),
+    # The central bank sees every holder, the anonymous ones by pseudonym only (below).
+    ("holders", lambda c: "/admin/wallets/holder/", ALL_STAFF),
     ("onboard holder", lambda c: "/admin/wallets/holder/add/", OPERATORS),
+    ("Alice the holder", lambda c: f"/admin/wallets/holder/{alice(c).holder_id}/change/", ICBC_ROW),
     (
-        "Alice the holder",
-        lambda c: f"/admin/wallets/holder/{alice(c).holder_id}/change/",
-        # Central-bank staff see wallets, not holders' KYC files.
-        {"icbc_staff": 200, "ccb_staff": 404},
+        "Anon the holder",
+        lambda c: f"/admin/wallets/holder/{c.wallets['anon'].holder_id}/change/",
+        ICBC_ROW,
+    ),
+    (
+        "Bob the holder",
+        lambda c: f"/admin/wallets/holder/{c.wallets['bob'].holder_id}/change/",
+        CCB_ROW,
+    ),
+    (
+        "Bob the holder's history",
+        lambda c: f"/admin/wallets/holder/{c.wallets['bob'].holder_id}/history/",
+        CCB_ROW,
     ),
     ("wallets", lambda c: "/admin/wallets/wallet/", ALL_STAFF),
     ("Alice's wallet", lambda c: f"/admin/wallets/wallet/{alice(c).pk}/change/", ICBC_ROW),
@@ -117,6 +172,12 @@ PAGES = [
         lambda c: f"/admin/wallets/wallet/{alice(c).pk}/freeze/",
         {"approver": 302, "icbc_staff": 302, "ccb_staff": 404},
     ),
+    (
+        "close Alice's wallet",
+        lambda c: f"/admin/wallets/wallet/{alice(c).pk}/close/",
+        {"icbc_staff": 200, "ccb_staff": 404},
+    ),
+    ("Bob's wallet", lambda c: f"/admin/wallets/wallet/{c.wallets['bob'].pk}/change/", CCB_ROW),
     ("transfers", lambda c: "/admin/settlement/transfer/", ALL_STAFF),
     (
         "Alice's load",
@@ -184,26 +245,68 @@ def test_guessed_urls_of_another_operators_rows_act_on_nothing(console):
     ccb = console.client("ccb_staff")
     before = balance(alice)
 
-    assert ccb.post(f"/admin/wallets/wallet/{alice.pk}/unload/", {"amount": "1"}).status_code == 404
+    for action in ["load", "unload", "close", "freeze"]:
+        response = ccb.post(
+            f"/admin/wallets/wallet/{alice.pk}/{action}/",
+            {"amount": "1", "nonce": action, "reason": "guessing"},
+        )
+        assert response.status_code == 404, action
     response = ccb.post(
-        "/admin/wallets/walletstatuschange/add/",
-        {"wallet": alice.number, "status": "FROZEN", "reason": "guessing"},
+        "/admin/wallets/freezeorder/add/",
+        {"wallet": alice.number, "scope": "FULL", "reason": "guessing"},
     )
     assert response.status_code == 200  # the form again, with the refusal
     assert f"NOT_FOUND: no wallet {alice.number}" in response.content.decode()
+    for order in (console.icbc_order, console.cb_order):
+        response = ccb.post(f"/admin/wallets/freezeorder/{order.pk}/lift/", {"reason": "guess"})
+        assert response.status_code == 404
 
     alice.account.refresh_from_db()
     assert (alice.account.balance, alice.account.status) == (before, "ACTIVE") != (0, "ACTIVE")
-    assert not alice.status_changes.exists()
+    assert not alice.status_changes.exists() and not alice.freeze_orders.exists()
+    console.icbc_order.refresh_from_db()
+    console.cb_order.refresh_from_db()
+    assert (console.icbc_order.in_force, console.cb_order.in_force) == (True, True)
 
 
 def test_central_bank_staff_see_anonymous_holders_by_pseudonym_only(console):
-    anon = console.wallets["anon"]
-    page = console.client("auditor").get("/admin/wallets/wallet/").content.decode()
-    assert anon.holder.pseudonym in page and "Anon" not in page
+    """Wallets and holders alike: Anon (class 4, phone only) is a pseudonym to the central
+    bank, with no phone; Alice (class 2) is known by name. ICBC, which did the KYC, sees
+    both; only the central bank sees the link between one person's records."""
+    anon = console.wallets["anon"].holder
+    auditor = console.client("auditor")
+    page = auditor.get("/admin/wallets/wallet/").content.decode()
+    assert anon.pseudonym in page and "Anon" not in page
     assert "Alice" in page  # a class-2 holder is known by name
     page = console.client("icbc_staff").get("/admin/wallets/wallet/").content.decode()
     assert "Anon" in page  # the operator did the KYC
+
+    page = auditor.get("/admin/wallets/holder/").content.decode()
+    assert anon.pseudonym in page and "Anon" not in page and PHONES["anon"] not in page
+    assert "Alice" in page and PHONES["alice"] in page
+    for url in [
+        f"/admin/wallets/holder/{anon.pk}/change/",
+        f"/admin/wallets/holder/{anon.pk}/history/",
+        f"/admin/wallets/wallet/{console.wallets['anon'].pk}/change/",
+        f"/admin/wallets/wallet/{console.wallets['anon'].pk}/history/",
+    ]:
+        page = auditor.get(url).content.decode()
+        assert "Anon" not in page and PHONES["anon"] not in page, url
+    # An anonymous holder gave the phone number only: there is no other number to leak.
+    assert anon.id_number_masked == anon.bank_account_masked == ""
+    page = auditor.get(f"/admin/wallets/holder/{anon.pk}/change/").content.decode()
+    assert anon.pseudonym in page and anon.identity_link in page != ""
+    # Neither a search by name nor one by phone number finds the anonymous holder.
+    for term, found in [("Anon", 0), (PHONES["anon"], 0), (anon.pseudonym, 1), ("Alice", 1)]:
+        response = auditor.get("/admin/wallets/holder/", {"q": term})
+        assert response.context["cl"].result_count == found, term
+
+    icbc = console.client("icbc_staff")
+    page = icbc.get(f"/admin/wallets/holder/{anon.pk}/change/").content.decode()
+    assert "Anon" in page and PHONES["anon"] in page
+    assert anon.identity_link not in page and "identity_link" not in page
+    response = icbc.get("/admin/wallets/holder/", {"q": PHONES["anon"]})
+    assert [holder.pk for holder in response.context["cl"].result_list] == [anon.pk]
 
 
 def test_the_ledger_cannot_be_edited_even_by_a_superuser(console):

@@ -17,6 +17,7 @@ from tests.settlement.test_workers import start_worker  # noqa: F401  (a fixture
 from tests.wallets.console_world import ConsoleWorld
 from wallets.models import (
     AuditVerification,
+    FreezeOrder,
     Holder,
     IssuanceRequest,
     IssuanceState,
@@ -149,17 +150,33 @@ def test_bad_amounts_are_refused_on_the_form(console):
 
 
 def test_a_suspended_operator_cannot_be_issued_to(console):
+    """A request made before ICBC's suspension is not approved while it lasts, and no new
+    one can name ICBC; reinstated, the same request is approved."""
     icbc = console.world.operators["ICBC"]
     request = request_issuance(console.client("issuer"), icbc, "100")
     approver = console.client("approver")
-    approver.post(f"/admin/wallets/operator/{icbc.pk}/suspend/")
+    assert approver.post(f"/admin/wallets/operator/{icbc.pk}/suspend/").status_code == 302
     icbc.refresh_from_db()
     assert icbc.status == "SUSPENDED"
+    before = money_totals()
     response = approver.post(f"/admin/wallets/issuancerequest/{request.pk}/approve/")
-    assert "OPERATOR_SUSPENDED" in response.content.decode()
-    approver.post(f"/admin/wallets/operator/{icbc.pk}/reinstate/")
+    assert response.status_code == 200
+    assert "OPERATOR_SUSPENDED: operator ICBC is suspended" in response.content.decode()
+    request.refresh_from_db()
+    assert (request.state, request.checker, request.transfer) == ("REQUESTED", None, None)
+    response = console.client("issuer").post(
+        "/admin/wallets/issuancerequest/add/",
+        {"operator": icbc.pk, "direction": "ISSUE", "amount": "100"},
+    )
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert list(IssuanceRequest.objects.filter(state="REQUESTED")) == [request]
+    assert money_totals() == before
+
+    assert approver.post(f"/admin/wallets/operator/{icbc.pk}/reinstate/").status_code == 302
     icbc.refresh_from_db()
     assert icbc.status == "ACTIVE"
+    assert approver.post(f"/admin/wallets/issuancerequest/{request.pk}/approve/").status_code == 302
+    assert money_totals().circulation == before.circulation + 10_000
 
 
 def test_onboarding_an_operator_credits_its_reserve(console):
@@ -199,43 +216,163 @@ def test_limit_changes_apply_to_wallets_and_are_recorded_with_who_and_when(conso
     assert WalletClass.objects.get(number=4).balance_cap == 100_000
 
 
-def test_freeze_orders_full_and_receive_only_with_a_reason(console):
-    alice, bob = console.wallets["alice"], console.wallets["bob"]
-    approver = console.client("approver")
-    response = approver.post(
-        "/admin/wallets/walletstatuschange/add/",
-        {"wallet": alice.number, "status": "FROZEN", "reason": "court order 17"},
+def give_order(client, wallet, scope: str, reason: str):
+    return client.post(
+        "/admin/wallets/freezeorder/add/",
+        {"wallet": wallet.number, "scope": scope, "reason": reason},
     )
-    assert response.status_code == 302
-    response = console.client("ccb_staff").post(
-        "/admin/wallets/walletstatuschange/add/",
-        {"wallet": bob.number, "status": "RECEIVE_ONLY", "reason": "KYC review"},
-    )
-    assert response.status_code == 302
-    alice.account.refresh_from_db()
-    bob.account.refresh_from_db()
-    assert (alice.account.status, bob.account.status) == ("FROZEN", "RECEIVE_ONLY")
-    order = alice.status_changes.get()
-    assert (order.reason, order.actor, order.old_status) == (
-        "court order 17",
-        console.users["approver"],
-        "ACTIVE",
-    )
-    # A frozen wallet refuses a payment, like any other.
-    transfer = console.world.pay(alice, bob, 1)
-    assert console.world.state(transfer) == ("REJECTED", "WALLET_FROZEN")
 
-    response = approver.post(
-        "/admin/wallets/walletstatuschange/add/",
-        {"wallet": alice.number, "status": "ACTIVE", "reason": ""},
+
+def lift(client, order, reason: str):
+    return client.post(f"/admin/wallets/freezeorder/{order.pk}/lift/", {"reason": reason})
+
+
+def status(wallet) -> str:
+    wallet.account.refresh_from_db()
+    return wallet.account.status
+
+
+def test_freeze_orders_stack_and_each_authority_lifts_its_own(console):
+    """The central bank orders Alice's wallet frozen (court order 17); CCB puts Bob's on
+    receive-only (KYC review); ICBC adds an order of its own on Alice's. Lifting the
+    central bank's leaves ICBC's in force (receive-only); lifting ICBC's frees it. Each
+    change of status is in the wallet's history with the order that made it."""
+    alice, bob = console.wallets["alice"], console.wallets["bob"]
+    approver, icbc = console.client("approver"), console.client("icbc_staff")
+
+    response = give_order(approver, alice, "FULL", "court order 17")
+    assert response.status_code == 302
+    court = FreezeOrder.objects.get(wallet=alice)
+    assert (court.authority, court.operator, court.scope, court.ordered_by) == (
+        "CENTRAL_BANK",
+        None,
+        "FULL",
+        console.users["approver"],
     )
-    assert response.status_code == 200  # a reason is required
-    # An issuer may not give orders at all.
-    response = console.client("issuer").post(
-        "/admin/wallets/walletstatuschange/add/",
-        {"wallet": alice.number, "status": "ACTIVE", "reason": "lift"},
+    response = give_order(console.client("ccb_staff"), bob, "RECEIVE_ONLY", "KYC review")
+    assert response.status_code == 302
+    review = FreezeOrder.objects.get(wallet=bob)
+    assert (review.authority, review.operator.code, review.scope) == (
+        "OPERATOR",
+        "CCB",
+        "RECEIVE_ONLY",
     )
+    assert (status(alice), status(bob)) == ("FROZEN", "RECEIVE_ONLY")
+    # A frozen wallet refuses a payment, like any other; a receive-only one pays nothing out
+    # and still receives.
+    assert console.world.state(console.world.pay(alice, bob, 1)) == ("REJECTED", "WALLET_FROZEN")
+    assert console.world.state(console.world.pay(bob, alice, 1)) == (
+        "REJECTED",
+        "WALLET_RECEIVE_ONLY",
+    )
+
+    assert give_order(icbc, alice, "RECEIVE_ONLY", "KYC refresh").status_code == 302
+    refresh = FreezeOrder.objects.get(wallet=alice, authority="OPERATOR")
+    assert status(alice) == "FROZEN"  # the full order still holds
+    page = icbc.get(f"/admin/wallets/wallet/{alice.pk}/change/").content.decode()
+    assert f"#{court.pk} Full freeze (nothing in or out) by the central bank: court order" in page
+    assert f"#{refresh.pk} Receive only (nothing out) by the operator: KYC refresh" in page
+
+    # A lifting needs a reason.
+    response = lift(approver, court, "")
+    assert response.status_code == 200 and "This field is required" in response.content.decode()
+    court.refresh_from_db()
+    assert court.in_force
+
+    page = approver.get(f"/admin/wallets/freezeorder/{court.pk}/lift/").content.decode()
+    assert "court order 17" in page and "the central bank" in page
+    response = lift(approver, court, "court order set aside")
+    assert response.status_code == 302
+    court.refresh_from_db()
+    assert (court.in_force, court.lifted_by, court.lift_reason) == (
+        False,
+        console.users["approver"],
+        "court order set aside",
+    )
+    assert status(alice) == "RECEIVE_ONLY"  # ICBC's order is still in force
+    # A lifted order is not lifted again.
+    assert lift(approver, court, "again").status_code == 403
+
+    assert lift(icbc, refresh, "KYC refreshed").status_code == 302
+    assert status(alice) == "ACTIVE"
+    assert [
+        (change.old_status, change.new_status, change.order_id, change.actor.username)
+        for change in alice.status_changes.order_by("pk")
+    ] == [
+        ("ACTIVE", "FROZEN", court.pk, "checker"),
+        ("FROZEN", "RECEIVE_ONLY", court.pk, "checker"),
+        ("RECEIVE_ONLY", "ACTIVE", refresh.pk, "staff"),
+    ]
+    page = console.client("auditor").get("/admin/wallets/walletstatuschange/").content.decode()
+    assert f"freeze order #{court.pk} lifted: court order set aside" in page
+    # An issuer gives no orders at all.
+    response = give_order(console.client("issuer"), alice, "FULL", "lift")
     assert response.status_code == 403
+    assert alice.freeze_orders.count() == 2
+
+
+def test_the_wrong_authority_is_not_offered_lift_and_its_post_changes_nothing(console):
+    """The central bank's approver may not lift ICBC's order, nor ICBC's staff the
+    central bank's: no Lift button, and the page refuses the POST (403) before any
+    service runs."""
+    alice, anon = console.wallets["alice"], console.wallets["anon"]
+    approver, icbc = console.client("approver"), console.client("icbc_staff")
+    give_order(icbc, alice, "FULL", "suspected fraud")
+    give_order(approver, anon, "FULL", "sanctions list")
+    icbc_order = FreezeOrder.objects.get(wallet=alice)
+    cb_order = FreezeOrder.objects.get(wallet=anon)
+
+    for client, order in [(approver, icbc_order), (icbc, cb_order)]:
+        page = client.get(f"/admin/wallets/freezeorder/{order.pk}/change/").content.decode()
+        assert f"/admin/wallets/freezeorder/{order.pk}/lift/" not in page
+        assert lift(client, order, "not mine").status_code == 403
+        order.refresh_from_db()
+        assert (order.in_force, order.lifted_by, order.lift_reason) == (True, None, "")
+    assert (status(alice), status(anon)) == ("FROZEN", "FROZEN")
+    assert [c.new_status for c in alice.status_changes.all()] == ["FROZEN"]
+    # The right authority is offered the button.
+    for client, order in [(icbc, icbc_order), (approver, cb_order)]:
+        page = client.get(f"/admin/wallets/freezeorder/{order.pk}/change/").content.decode()
+        assert f"/admin/wallets/freezeorder/{order.pk}/lift/" in page
+
+
+def test_operator_staff_close_an_empty_wallet_under_no_order(console):
+    """ICBC closes Alice's wallet: refused on the form while it holds money and while an
+    order is in force; closed once unloaded and freed; then it neither pays nor receives."""
+    alice, bob = console.wallets["alice"], console.wallets["bob"]
+    icbc = console.client("icbc_staff")
+    close = f"/admin/wallets/wallet/{alice.pk}/close/"
+
+    response = icbc.post(close, {"reason": "holder asked"})
+    assert response.status_code == 200
+    assert "INVALID_STATE: unload the balance before closing a wallet" in response.content.decode()
+    icbc.post(f"/admin/wallets/wallet/{alice.pk}/unload/", {"amount": "1000", "nonce": "all"})
+    assert balance(alice) == 0
+    give_order(icbc, alice, "RECEIVE_ONLY", "dispute")
+    response = icbc.post(close, {"reason": "holder asked"})
+    assert "INVALID_STATE: a wallet under a freeze order cannot close" in (
+        response.content.decode()
+    )
+    assert status(alice) == "RECEIVE_ONLY"
+    lift(icbc, alice.freeze_orders.get(), "dispute settled")
+    # Only the wallet's operator closes it.
+    assert console.client("approver").post(close, {"reason": "x"}).status_code == 403
+    assert console.client("ccb_staff").post(close, {"reason": "x"}).status_code == 404
+
+    response = icbc.post(close, {"reason": "holder asked"})
+    assert response.status_code == 302
+    assert status(alice) == "CLOSED"
+    change = alice.status_changes.latest("pk")
+    assert (change.old_status, change.new_status, change.reason, change.order) == (
+        "ACTIVE",
+        "CLOSED",
+        "holder asked",
+        None,
+    )
+    assert console.world.state(console.world.pay(bob, alice, 1)) == ("REJECTED", "WALLET_CLOSED")
+    response = give_order(console.client("approver"), alice, "FULL", "too late")
+    assert f"WALLET_CLOSED: wallet {alice.number} is closed" in response.content.decode()
+    assert response.status_code == 200 and alice.freeze_orders.count() == 1
 
 
 def test_operator_staff_load_and_unload_their_wallets(console):
@@ -277,7 +414,11 @@ def test_operator_staff_onboard_a_holder_with_a_first_wallet(console):
         {"display_name": "Li", "kind": "PERSON", "kyc_method": "PHONE_ONLY",
          "phone": "139", "wallet_class": "2"},
     )  # fmt: skip
-    assert "KYC_INSUFFICIENT" in response.content.decode()
+    assert response.status_code == 200
+    assert "KYC_INSUFFICIENT: Phone number only (anonymous) allows class 4 at best" in (
+        response.content.decode()
+    )
+    assert not Holder.objects.filter(display_name="Li").exists()
 
 
 def test_verify_now_runs_audit_verify_and_shows_the_result(console, audit_key):

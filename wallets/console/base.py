@@ -1,5 +1,7 @@
 """What every console page shares: who is asking, form pages, read-only ledger pages."""
 
+import secrets
+
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -8,13 +10,29 @@ from unfold.admin import ModelAdmin
 
 from ewallet.errors import EwalletError
 from ewallet.money import format_fen
-from wallets.selectors import Principal
+from wallets.actors import Actor, request_actor
 
 
-def principal(request) -> Principal:
-    if not hasattr(request, "_principal"):
-        request._principal = Principal(request.user)
-    return request._principal
+def actor(request) -> Actor:
+    return request_actor(request)
+
+
+def admin_url(model, name: str, *args) -> str:
+    opts = model._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{name}", args=args)
+
+
+def nonce_form(form_class):
+    """The form with a hidden one-time key, so a resubmitted POST moves money once."""
+    from django import forms as django_forms
+
+    class WithNonce(form_class):
+        nonce = django_forms.CharField(
+            widget=django_forms.HiddenInput, initial=lambda: secrets.token_hex(16)
+        )
+
+    WithNonce.__name__ = form_class.__name__
+    return WithNonce
 
 
 def yuan(fen: int | None) -> str:

@@ -7,9 +7,9 @@ from django.db.models import Count, Sum
 
 from ewallet.money import format_fen
 from wallets import selectors
+from wallets.actors import request_actor
 from wallets.console import selectors as console
 from wallets.models import Operator, Wallet
-from wallets.selectors import Principal
 
 # Wider bars and visible points than the theme's defaults (dataset options win over them).
 BAR = {"maxBarThickness": 48, "borderRadius": 6}
@@ -35,8 +35,8 @@ def _chart(labels, datasets) -> str:
     return json.dumps({"labels": labels, "datasets": datasets})
 
 
-def central_bank_context() -> dict:
-    supply = selectors.money_supply()
+def central_bank_context(actor) -> dict:
+    supply = selectors.money_supply(actor=actor)
     totals = supply.totals
     over_time = console.circulation_over_time()
     throughput = console.payment_throughput()
@@ -65,11 +65,11 @@ def central_bank_context() -> dict:
             ],
         ),
         "chart_by_operator": _chart(
-            [row["operator"] for row in operators],
+            [row.code for row in operators],
             [
                 {
                     "label": "vault and wallets (CNY)",
-                    "data": [yuan_number(row["vault"] + row["wallets"]) for row in operators],
+                    "data": [yuan_number(row.circulation) for row in operators],
                     "backgroundColor": PALETTE[1],
                     **BAR,
                 },
@@ -169,9 +169,9 @@ def operator_context(operator_id: int) -> dict:
 
 
 def dashboard_callback(request, context: dict) -> dict:
-    who = Principal(request.user)
+    who = request_actor(request)
     if who.is_central_bank:
-        context["bank"] = central_bank_context()
+        context["bank"] = central_bank_context(who)
         context["audit"] = console.latest_checkpoint_status()
         context["verification"] = console.latest_verification()
     elif who.operator_id is not None:

@@ -9,10 +9,10 @@ from unfold.widgets import (
 
 from ewallet.errors import EwalletError
 from ewallet.money import format_fen, parse_yuan
-from settlement.models import AccountStatus
 from wallets.catalogue import LIMIT_PRESETS
 from wallets.models import (
     LIMIT_FIELDS,
+    FreezeScope,
     HolderKind,
     IssuanceDirection,
     KycMethod,
@@ -93,9 +93,8 @@ class WalletClassForm(forms.Form):
 
 
 FREEZE_CHOICES = [
-    (AccountStatus.FROZEN, "Freeze (no payments in or out)"),
-    (AccountStatus.RECEIVE_ONLY, "Receive only (no payments out)"),
-    (AccountStatus.ACTIVE, "Lift the order (active again)"),
+    (FreezeScope.FULL, "Freeze (no payments in or out)"),
+    (FreezeScope.RECEIVE_ONLY, "Receive only (no payments out)"),
 ]
 
 
@@ -107,7 +106,7 @@ class PresetForm(forms.Form):
 
 class FreezeOrderForm(forms.Form):
     wallet = text(max_length=16, label="Wallet number")
-    status = choice(FREEZE_CHOICES, label="Order")
+    scope = choice(FREEZE_CHOICES, label="Order")
     reason = forms.CharField(max_length=240, widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}))
 
 

@@ -52,6 +52,12 @@ def sidebar(request) -> list[dict]:
                 _item(
                     "Freeze orders",
                     "ac_unit",
+                    "admin:wallets_freezeorder_changelist",
+                    "wallets.view_freezeorder",
+                ),
+                _item(
+                    "Wallet status history",
+                    "history_toggle_off",
                     "admin:wallets_walletstatuschange_changelist",
                     "wallets.view_walletstatuschange",
                 ),

@@ -9,8 +9,9 @@ from django.db import transaction
 
 from ewallet.money import yuan
 from wallets import services
+from wallets.actors import Actor
 from wallets.catalogue import OPERATORS
-from wallets.models import Operator, OperatorStaff
+from wallets.models import Operator
 from wallets.roles import Role
 
 # username, role, what they do in the console
@@ -50,7 +51,7 @@ def console_users_seed(*, password: str | None = None, operator_code: str = "ICB
         user.save()
         user.groups.set([Group.objects.get(name=role)])
         seeded.append(SeededUser(username, secret, role, does))
-    approver = User.objects.get(username="cb_approver")
+    approver = Actor.of(User.objects.get(username="cb_approver"))
     if not Operator.objects.exists():
         for code, name, name_zh in OPERATORS:
             services.operator_onboard(
@@ -61,7 +62,7 @@ def console_users_seed(*, password: str | None = None, operator_code: str = "ICB
                 reserve_deposit=yuan(OPENING_RESERVE_YUAN),
             )
     operator = Operator.objects.filter(code=operator_code).first() or Operator.objects.first()
-    OperatorStaff.objects.update_or_create(
-        user=User.objects.get(username="op_staff"), defaults={"operator": operator}
+    services.operator_staff_assign(
+        actor=Actor.system(), user=User.objects.get(username="op_staff"), operator=operator
     )
     return seeded, operator

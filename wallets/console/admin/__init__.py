@@ -1,0 +1,9 @@
+"""The console's pages, one ModelAdmin per model, by domain; importing this registers them.
+
+Each page is an interface: it lists rows through the scoped selectors of `wallets.selectors`
+and turns each button into one call of `wallets.services` with the signed-in user as its
+actor. Whether a button shows asks the rules of `wallets.authority`; whether the action
+happens is the service's decision.
+"""
+
+from wallets.console.admin import audit, holders, institutions, ledger, users  # noqa: F401
