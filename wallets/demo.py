@@ -1,10 +1,12 @@
 """The demo: a small e-CNY economy built and exercised through the services.
 
-Builds the central bank and the eight operators, a few hundred holders across wallet
-classes and operators, issues and loads e-CNY, runs a few thousand mixed payments (some
-refused by limits, funds and freezes), a short load run, and checks the audit log.
-Everything goes through `wallets.services`; settlement happens wherever it is configured
-(in-process on the embedded default, `celery worker` processes with a broker).
+Builds the central bank, the eight operators with one member of staff each, and a few
+hundred holders across wallet classes and operators (the load runs' builder,
+wallets/loadrun/setup.py), issues and loads e-CNY, freezes some wallets, runs a few
+thousand mixed payments (some refused by limits, funds and freezes), a short load run, and
+checks the audit log. Everything goes through `wallets.services`; settlement happens
+wherever it is configured (in-process on the embedded default, `celery worker` processes
+with a broker).
 """
 
 import random
@@ -13,30 +15,27 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count
 
+from ewallet.errors import EwalletError
 from ewallet.money import yuan
-from settlement.models import AccountStatus, Transfer, TransferKind, TransferState
+from settlement.models import Transfer, TransferKind, TransferState
 from wallets import services
-from wallets.catalogue import OPERATORS
 from wallets.loadrun.drivers import InProcessDriver
-from wallets.loadrun.population import KYC_MIX as population_kyc_mix
-from wallets.loadrun.population import (
-    MARKET_SHARE,
-    MERCHANT_TRADES,
-    Merchant,
-    Person,
-    Population,
-)
-from wallets.loadrun.runner import RunOptions, Wallets
+from wallets.loadrun.runner import RunOptions
 from wallets.loadrun.scenarios import SCENARIOS, plan, timeline
-from wallets.models import HolderKind, KycMethod, Operator, Wallet
-from wallets.roles import Role
+from wallets.loadrun.setup import (
+    OpenedWallet,
+    catalogue_operators,
+    institutions_ensure,
+    population_build,
+    population_with_live_caps,
+)
+from wallets.models import FreezeScope, Wallet
 
-# People by KYC strength; class 1 (in person) is rare, anonymous class 4 common.
-KYC_MIX = [(KycMethod(method), weight) for method, weight in population_kyc_mix]
+# Opening reserve deposits: yuan per percent of market share (ICBC, 20%: 40 million).
+RESERVE_YUAN_PER_SHARE = 2_000_000
 
 
 @dataclass
@@ -63,6 +62,7 @@ class Demo:
     ) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
+        self.run_id = f"demo-{seed}"
         self.people_count = people
         self.merchant_count = merchants
         self.payment_count = payments
@@ -77,140 +77,103 @@ class Demo:
         return f"demo:{prefix}:{self.key_seq}"
 
     def run(self) -> DemoResult:
-        services.reference_data_ensure()
-        self.users()
-        self.institutions()
-        self.population()
-        self.issue_and_load()
+        self.institutions_build()
+        self.population_build()
         self.freezes()
+        self.authority()
         self.mixed_payments()
         self.load_run()
         return self.result
 
     # -- set-up ------------------------------------------------------------------------
 
-    def users(self) -> None:
-        from django.contrib.auth.models import Group
-
-        User = get_user_model()
-        self.issuer = User.objects.create_user("demo-issuer")
-        self.approver = User.objects.create_user("demo-approver")
-        self.operator_staff = User.objects.create_user("demo-operator")
-        self.issuer.groups.add(Group.objects.get(name=Role.CB_ISSUER))
-        self.approver.groups.add(
-            Group.objects.get(name=Role.CB_APPROVER), Group.objects.get(name=Role.CB_POLICY)
+    def institutions_build(self) -> None:
+        self.institutions = institutions_ensure(
+            prefix="demo",
+            operators=catalogue_operators(reserve_yuan_per_share=RESERVE_YUAN_PER_SHARE),
+            settle=self.wait,
         )
-        self.operator_staff.groups.add(Group.objects.get(name=Role.OPERATOR_STAFF))
-
-    def institutions(self) -> None:
-        services.central_bank_ensure()
-        self.operators = [
-            services.operator_onboard(
-                actor=self.approver,
-                code=code,
-                name=name,
-                name_zh=name_zh,
-                reserve_deposit=yuan(MARKET_SHARE[code] * 2_000_000),
-            )
-            for code, name, name_zh in OPERATORS
-        ]
-        self.wait()
-        self.say(f"central bank and {len(self.operators)} operators onboarded with reserves")
-
-    def pick_operator(self) -> Operator:
-        return self.rng.choices(
-            self.operators, weights=[MARKET_SHARE[o.code] for o in self.operators]
-        )[0]
-
-    def population(self) -> None:
-        methods, weights = zip(*KYC_MIX, strict=True)
-        self.people: list[Wallet] = []
-        with transaction.atomic():
-            for i in range(self.people_count):
-                method = self.rng.choices(methods, weights=weights)[0]
-                holder = services.holder_register(
-                    display_name=f"Person {i:04d}",
-                    kyc_method=method,
-                    phone=f"138{i:08d}",
-                    id_number="" if method == KycMethod.PHONE_ONLY else f"11010119900101{i:04d}",
-                    bank_account=f"62220000{i:08d}" if method == KycMethod.REMOTE_ID_BANK else "",
-                )
-                self.people.append(
-                    services.wallet_open(
-                        actor=self.operator_staff, holder=holder, operator=self.pick_operator()
-                    )
-                )
-            self.merchants: list[Wallet] = []
-            for i in range(self.merchant_count):
-                holder = services.holder_register(
-                    display_name=f"{self.rng.choice(MERCHANT_TRADES).title()} shop {i:03d}",
-                    kind=HolderKind.MERCHANT,
-                    kyc_method=KycMethod.IN_PERSON,
-                    id_number=f"9144030{i:011d}",
-                )
-                self.merchants.append(
-                    services.wallet_open(
-                        actor=self.operator_staff, holder=holder, operator=self.pick_operator()
-                    )
-                )
-        # Merchant popularity is heavy-tailed: a few shops take most payments.
-        self.merchant_weights = [self.rng.paretovariate(1.2) for _ in self.merchants]
-        self.result.people, self.result.merchants = len(self.people), len(self.merchants)
-        classes = Counter(w.wallet_class_id for w in self.people)
+        self.staff = self.institutions.staff
         self.say(
+            f"central bank and {len(self.institutions.operators)} operators onboarded with "
+            "reserves, one member of staff each"
+        )
+
+    def population_build(self) -> None:
+        self.population = population_with_live_caps(
+            seed=self.seed, people=self.people_count, merchants=self.merchant_count
+        )
+        self.wallets = population_build(
+            self.population,
+            institutions=self.institutions,
+            run=self.run_id,
+            issue_extra=yuan(1_000_000),
+            settle=self.wait,
+        )
+        self.people: list[OpenedWallet] = self.wallets.people
+        self.merchants: list[OpenedWallet] = self.wallets.merchants
+        # Merchant popularity is heavy-tailed: a few shops take most payments.
+        self.merchant_weights = [m.weight for m in self.population.merchants]
+        self.result.people, self.result.merchants = len(self.people), len(self.merchants)
+        classes = Counter(p.wallet_class for p in self.population.people)
+        self.say(
+            "issued e-CNY to every operator (maker-checker); opened "
             f"{len(self.people)} personal wallets (class 1..4: "
             f"{', '.join(str(classes[c]) for c in range(1, 5))}) and "
-            f"{len(self.merchants)} merchant wallets opened"
+            f"{len(self.merchants)} merchant wallets; loaded the personal ones"
         )
-
-    def issue_and_load(self) -> None:
-        loads = []
-        for wallet in self.people:
-            cap = wallet.wallet_class.balance_cap or yuan(100_000)
-            loads.append((wallet, self.rng.randint(yuan(200), min(cap, yuan(8_000)))))
-        need = Counter()
-        for wallet, amount in loads:
-            need[wallet.operator_id] += amount
-        for operator in self.operators:
-            request = services.issuance_request(
-                actor=self.issuer,
-                operator=operator,
-                amount=need[operator.pk] * 2 + yuan(1_000_000),
-                direction="ISSUE",
-            )
-            services.issuance_approve(actor=self.approver, request_id=request.pk)
-        self.wait()
-        with transaction.atomic():
-            for wallet, amount in loads:
-                services.wallet_load(
-                    actor=self.operator_staff,
-                    wallet=wallet,
-                    amount=amount,
-                    idempotency_key=self.key("load"),
-                )
-        self.wait()
-        self.say(f"issued e-CNY to every operator (maker-checker) and loaded {len(loads)} wallets")
 
     def freezes(self) -> None:
+        """Each wallet's operator orders it: a full freeze for some, receive-only for a few."""
         frozen = self.rng.sample(self.people, max(1, len(self.people) // 40))
-        for wallet in frozen:
-            services.wallet_set_status(
-                actor=self.operator_staff,
-                wallet=wallet,
-                status=AccountStatus.FROZEN,
-                reason="suspected fraud (demo)",
-            )
-        restricted = self.rng.sample(
-            [w for w in self.people if w not in frozen], max(1, len(self.people) // 60)
+        left = [w for w in self.people if w not in frozen]
+        restricted = self.rng.sample(left, max(1, len(self.people) // 60))
+        wallets = Wallet.objects.select_related("account").in_bulk(
+            [w.number for w in frozen + restricted], field_name="number"
         )
-        for wallet in restricted:
-            services.wallet_set_status(
-                actor=self.operator_staff,
-                wallet=wallet,
-                status=AccountStatus.RECEIVE_ONLY,
-                reason="dormant wallet, identity to be refreshed (demo)",
+        for opened, scope, reason in [
+            *((w, FreezeScope.FULL, "suspected fraud (demo)") for w in frozen),
+            *(
+                (w, FreezeScope.RECEIVE_ONLY, "dormant wallet, identity to be refreshed (demo)")
+                for w in restricted
+            ),
+        ]:
+            services.wallet_freeze(
+                actor=self.staff[opened.operator_id],
+                wallet=wallets[opened.number],
+                scope=scope,
+                reason=reason,
             )
-        self.say(f"froze {len(frozen)} wallets, made {len(restricted)} receive-only")
+        self.say(
+            f"operators froze {len(frozen)} wallets in full and made {len(restricted)} receive-only"
+        )
+
+    def authority(self) -> None:
+        """The rules of who may act, shown on the demo's own wallets: the central bank's
+        freeze order is not the operator's to lift, and an operator opens wallets only for
+        the holders it KYC'd itself."""
+        approver = self.institutions.approver
+        people = Wallet.objects.filter(number__in=[w.number for w in self.people])
+        wallet = people.filter(freeze_orders__isnull=True).select_related("account").first()
+        staff = self.staff[wallet.operator_id]
+        order = services.wallet_freeze(
+            actor=approver, wallet=wallet, scope=FreezeScope.FULL, reason="AML case 42 (demo)"
+        )
+        try:
+            services.freeze_lift(actor=staff, order=order, reason="the holder called (demo)")
+        except EwalletError as error:
+            lift_refused = error.code
+        services.freeze_lift(actor=approver, order=order, reason="case closed (demo)")
+        foreign = people.exclude(operator_id=wallet.operator_id).select_related("holder").first()
+        try:
+            services.wallet_open(actor=staff, holder=foreign.holder)
+        except EwalletError as error:
+            open_refused = error.code
+        self.say(
+            f"the central bank froze wallet {wallet.number} (AML case 42); its operator's "
+            f"lifting was refused ({lift_refused}), the central bank lifted it; a wallet on "
+            f"another operator's holder was refused ({open_refused})"
+        )
 
     # -- payments ----------------------------------------------------------------------
 
@@ -229,10 +192,15 @@ class Demo:
         else:  # a big-ticket payment: the smaller classes' limits refuse many of these
             payee = self.rng.choices(self.merchants, weights=self.merchant_weights)[0]
             amount = yuan(self.rng.randint(1_500, 30_000))
-        if payee.pk == payer.pk:
+        if payee.number == payer.number:
             return
+        # Submitted by the payer's operator, as its app's back end would.
         services.payment_submit(
-            payer=payer, payee=payee, amount=amount, idempotency_key=self.key("pay")
+            actor=self.staff[payer.operator_id],
+            payer=payer.number,
+            payee=payee.number,
+            amount=amount,
+            idempotency_key=self.key("pay"),
         )
         self.result.payments_submitted += 1
 
@@ -248,28 +216,19 @@ class Demo:
         self.say(f"{self.result.payments_submitted} mixed payments submitted and settled")
 
     def load_run(self) -> None:
-        """A steady load run over the demo's wallets, through the load-run driver: payments
-        drawn by the load-run stream (Pareto merchants, everyday amounts), submitted as
-        fast as this process can, in set-based chunks of 500."""
-        people = [(w.number, w.account_id, w.operator_id) for w in self.people]
-        merchants = [(w.number, w.account_id, w.operator_id) for w in self.merchants]
-        population = Population(
-            seed=self.seed,
-            people=tuple(
-                Person(i, "", "", w.wallet_class_id, 0) for i, w in enumerate(self.people)
-            ),
-            merchants=tuple(
-                Merchant(i, "", "", weight) for i, weight in enumerate(self.merchant_weights)
-            ),
-        )
-        segments = timeline(SCENARIOS["steady"], self.load_transfers, None)
+        """A steady load run over the demo's population, through the load-run driver:
+        payments drawn by the load-run stream (Pareto merchants, everyday amounts),
+        submitted by each payer's operator as fast as this process can, in set-based
+        chunks of 500."""
+        scenario = SCENARIOS["steady"]
+        segments = timeline(scenario, self.load_transfers, None)
         driver = InProcessDriver(
-            RunOptions(scenario=SCENARIOS["steady"], transfers=self.load_transfers, chunk=500),
-            Wallets(people=people, merchants=merchants),
-            run=f"demo-{self.seed}",
+            RunOptions(scenario=scenario, transfers=self.load_transfers, chunk=500),
+            self.wallets,
+            run=self.run_id,
         )
         started = time.perf_counter()
-        driver.run(plan(population, segments, self.seed), segments, started)
+        driver.run(plan(self.population, segments, self.seed), segments, started)
         self.wait()
         self.result.load_run_transfers = driver.accepted
         self.result.load_run_seconds = time.perf_counter() - started
@@ -293,21 +252,3 @@ def payment_outcomes() -> Counter:
         .order_by()
     )
     return Counter({(state, code): n for state, code, n in rows})
-
-
-def circulation_by_operator() -> list[tuple[str, int, int, int]]:
-    """(operator, vault, wallets, reserve) balances in fen."""
-    wallet_sums = dict(
-        Wallet.objects.values_list("operator__code")
-        .annotate(total=Sum("account__balance"))
-        .order_by()
-    )
-    return [
-        (
-            op.code,
-            op.vault_account.balance,
-            wallet_sums.get(op.code, 0) or 0,
-            op.reserve_account.balance,
-        )
-        for op in Operator.objects.select_related("vault_account", "reserve_account").order_by("pk")
-    ]

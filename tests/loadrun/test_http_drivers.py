@@ -23,13 +23,19 @@ from django.core.management.base import CommandError
 from django.core.wsgi import get_wsgi_application
 
 from settlement.models import Transfer
-from wallets import services
-from wallets.api.tokens import token_revoke
+from wallets.auth import token_revoke
 from wallets.loadrun.drivers import Driver, make_driver, staff_tokens
-from wallets.loadrun.population import Planned, population_plan
-from wallets.loadrun.runner import RUN_KINDS, RunOptions, latencies_from_offer, population_build
+from wallets.loadrun.population import Planned
+from wallets.loadrun.report_data import RUN_KINDS, latencies_from_offer
+from wallets.loadrun.runner import RunOptions
 from wallets.loadrun.scenarios import SCENARIOS, plan, timeline
-from wallets.models import ApiToken, Operator, WalletClass
+from wallets.loadrun.setup import (
+    catalogue_operators,
+    institutions_ensure,
+    population_build,
+    population_with_live_caps,
+)
+from wallets.models import ApiToken, Operator
 
 BATCH_PATH = "/api/v1/transfers/batch"
 RUN = "t"
@@ -95,10 +101,11 @@ def api_server(transactional_db, audit_key):
 
 
 def population_with_tokens(*, people: int = 80, merchants: int = 8, seed: int = 1):
-    services.reference_data_ensure()
-    caps = dict(WalletClass.objects.values_list("number", "balance_cap"))
-    population = population_plan(seed=seed, people=people, merchants=merchants, caps=caps)
-    wallets = population_build(population, RUN, say=lambda line: None)
+    institutions = institutions_ensure(
+        prefix="t", operators=catalogue_operators(reserve_yuan_per_share=1_000_000_000)
+    )
+    population = population_with_live_caps(seed=seed, people=people, merchants=merchants)
+    wallets = population_build(population, institutions=institutions, run=RUN)
     wallets.tokens = staff_tokens(wallets.staff, RUN)
     return population, wallets
 
@@ -171,10 +178,10 @@ def test_refusals_in_a_batch_count_by_code_and_every_accepted_id_is_collected(ap
     # The most popular shop's wallet was never opened: each payment to it is refused on
     # its own (NOT_FOUND) and the rest of its batch goes through.
     shop = Counter(p.payee for p in planned if p.kind == "merchant").most_common(1)[0][0]
-    wallets.merchants[shop] = ("9" * 16, 0, wallets.merchants[shop][2])
+    wallets.merchants[shop] = wallets.merchants[shop]._replace(number="9" * 16)
     # WeBank's gateway token is revoked: all of WeBank's batches are refused at the door.
     webank = Operator.objects.get(code="WEBANK").pk
-    token = ApiToken.objects.get(user=wallets.staff[webank])
+    token = ApiToken.objects.get(user=wallets.staff[webank].user)
     token_revoke(actor=wallets.staff[webank], token_id=token.pk)
 
     run = offer(

@@ -118,7 +118,7 @@ class HttpDriver(Driver):
                 self.refused[problem_code(status, answer)] += 1
 
     def payment_body(self, item: Planned) -> dict:
-        number = self.wallets.people[item.payer][0]
+        number = self.wallets.people[item.payer].number
         return {
             "payer": number,
             "payee": self.payee_number(item),
@@ -185,7 +185,9 @@ class GatewayDriver(HttpDriver):
                     if item.kind == "load":
                         self.loads.append((offered, item))
                     else:
-                        self.gathered[self.wallets.people[item.payer][2]].append((offered, item))
+                        self.gathered[self.wallets.people[item.payer].operator_id].append(
+                            (offered, item)
+                        )
                     self.ready.notify()
         finally:
             with self.ready:

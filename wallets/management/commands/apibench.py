@@ -10,26 +10,27 @@ bench/api.sh, which runs both around wrk.
 import statistics
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db.models import Max, Min
 
 from ewallet.money import yuan
 from settlement.models import Transfer, TransferState
-from settlement.services import transfers_settle
-from wallets import services
-from wallets.api.tokens import token_issue
-from wallets.models import HolderKind, KycMethod, Operator, OperatorStaff
-from wallets.roles import Role
+from wallets.auth import token_issue
+from wallets.loadrun.population import Merchant, Person, Population
+from wallets.loadrun.setup import OperatorSpec, institutions_ensure, population_build
 
 OPERATOR = "BENCH"
+PER_PAYER = yuan(100_000)  # far more than any run spends
 
 
-def _user(name: str, role: Role):
-    user, _ = get_user_model().objects.get_or_create(username=name)
-    user.groups.add(Group.objects.get(name=role))
-    return user
+def bench_population(*, payers: int, payees: int) -> Population:
+    """Class-1 payers (in-person KYC: no limits) loaded with PER_PAYER each, and shops, all
+    at one operator, so one staff token may pay from every payer."""
+    return Population(
+        seed=0,
+        people=tuple(Person(i, OPERATOR, "IN_PERSON", 1, PER_PAYER) for i in range(payers)),
+        merchants=tuple(Merchant(i, OPERATOR, "bench", 1.0) for i in range(payees)),
+    )
 
 
 class Command(BaseCommand):
@@ -48,49 +49,24 @@ class Command(BaseCommand):
         getattr(self, action)(**options)
 
     def setup(self, *, out: str, payers: int, payees: int, **options) -> None:
-        services.reference_data_ensure()
-        approver = _user("bench-approver", Role.CB_APPROVER)
-        issuer = _user("bench-issuer", Role.CB_ISSUER)
-        staff = _user("bench-staff", Role.OPERATOR_STAFF)
-        per_payer = 100_000  # yuan: far more than any run spends
-        operator = Operator.objects.filter(code=OPERATOR).first() or services.operator_onboard(
-            actor=approver,
-            code=OPERATOR,
-            name="Load-test operator",
-            reserve_deposit=yuan(per_payer * payers * 2),
+        institutions = institutions_ensure(
+            prefix="bench",
+            # The builder issues twice the opening loads; twice that again leaves room for
+            # a second setup on the same database.
+            operators=[OperatorSpec(OPERATOR, "Load-test operator", "", PER_PAYER * payers * 4)],
         )
-        OperatorStaff.objects.get_or_create(user=staff, defaults={"operator": operator})
-        transfers_settle()
-        request = services.issuance_request(
-            actor=issuer, operator=operator, amount=yuan(per_payer * payers), direction="ISSUE"
+        wallets = population_build(
+            bench_population(payers=payers, payees=payees),
+            institutions=institutions,
+            run="bench",
+            issue_extra=0,
         )
-        services.issuance_approve(actor=approver, request_id=request.pk)
-        transfers_settle()
-
-        def open_wallet(index: int, merchant: bool):
-            holder = services.holder_register(
-                display_name=f"{'Shop' if merchant else 'Payer'} {index}",
-                kind=HolderKind.MERCHANT if merchant else HolderKind.PERSON,
-                kyc_method=KycMethod.IN_PERSON,
-                id_number=f"{index:018d}",
-            )
-            return services.wallet_open(actor=staff, holder=holder, operator=operator)
-
-        payer_wallets = [open_wallet(i, merchant=False) for i in range(payers)]
-        payee_wallets = [open_wallet(i, merchant=True) for i in range(payees)]
-        for wallet in payer_wallets:
-            services.wallet_load(
-                actor=staff,
-                wallet=wallet,
-                amount=yuan(per_payer),
-                idempotency_key=f"bench-load:{wallet.number}",
-            )
-        transfers_settle()
+        staff = institutions.staff[institutions.operators[OPERATOR].pk]
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "payers.txt").write_text("".join(f"{w.number}\n" for w in payer_wallets))
-        (folder / "payees.txt").write_text("".join(f"{w.number}\n" for w in payee_wallets))
-        (folder / "token.txt").write_text(token_issue(user=staff, name="bench")[0] + "\n")
+        (folder / "payers.txt").write_text("".join(f"{w.number}\n" for w in wallets.people))
+        (folder / "payees.txt").write_text("".join(f"{w.number}\n" for w in wallets.merchants))
+        (folder / "token.txt").write_text(token_issue(actor=staff, name="bench")[0] + "\n")
         last = Transfer.objects.aggregate(last=Max("id"))["last"] or 0
         (folder / "after.txt").write_text(f"{last}\n")
         self.stdout.write(f"{payers} payers and {payees} payees at {OPERATOR}; files in {out}")

@@ -13,7 +13,8 @@ from settlement.audit.checkpoint import checkpoint_seal, receipt
 from settlement.audit.receipt import verify_receipt
 from settlement.audit.verify import audit_verify
 from settlement.models import AuditLeaf, Checkpoint, Transfer
-from wallets.demo import Demo, circulation_by_operator, payment_outcomes, wait_until_settled
+from wallets.demo import Demo, payment_outcomes, wait_until_settled
+from wallets.selectors import circulation_by_operator
 
 
 class Command(BaseCommand):
@@ -61,10 +62,10 @@ class Command(BaseCommand):
         out = self.stdout.write
         out("\nCirculation by operator (CNY)")
         out(f"  {'operator':<8} {'vault':>16} {'in wallets':>14} {'reserve at PBOC':>18}")
-        for code, vault, wallets, reserve in circulation_by_operator():
+        for row in circulation_by_operator():
             out(
-                f"  {code:<8} {format_fen(vault):>16} {format_fen(wallets):>14} "
-                f"{format_fen(reserve):>18}"
+                f"  {row.code:<8} {format_fen(row.vault):>16} {format_fen(row.wallets):>14} "
+                f"{format_fen(row.reserve):>18}"
             )
         totals = report.totals
         out(
