@@ -142,7 +142,7 @@ def receipt(*, leaf_index: int) -> dict:
 
 def audit_export(out) -> int:
     """Write the log as JSON lines (keys, then checkpoints, then leaves) so that anyone can
-    recheck it with their own tools, or with `python -m settlement.audit.receipt
+    recheck it with their own tools, or with `python -m settlement.audit.offline
     verify-export`. Returns the number of lines written."""
     lines = 0
     for verifier, row in keys.verifiers().values():

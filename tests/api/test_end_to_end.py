@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from settlement.audit.receipt import verify_receipt
+from settlement.audit.offline import verify_receipt
 from settlement.audit.verify import audit_verify
 from tests.helpers import user_with
 from tests.settlement.test_workers import start_worker  # noqa: F401  (a fixture)

@@ -16,7 +16,7 @@ from settlement.audit import keys, merkle
 from settlement.audit.checkpoint import checkpoint_seal, note_hash, receipt
 from settlement.audit.note import Checkpoint as CheckpointText
 from settlement.audit.note import Verifier, open_note, parse_checkpoint, sign_note
-from settlement.audit.receipt import ReceiptInvalid, verify_receipt
+from settlement.audit.offline import ReceiptInvalid, verify_receipt
 from settlement.audit.verify import audit_verify
 from settlement.models import AuditLeaf, Checkpoint, MerkleNode, SigningKey
 
@@ -71,7 +71,7 @@ def test_a_receipt_verifies_standalone_and_any_flipped_byte_fails(paid, tmp_path
     path = tmp_path / "receipt.json"
     path.write_text(json.dumps(issued, indent=2))
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}  # no Django settings at all
-    command = [sys.executable, "-m", "settlement.audit.receipt", "verify", str(path)]
+    command = [sys.executable, "-m", "settlement.audit.offline", "verify", str(path)]
     ok = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert ok.returncode == 0 and ok.stdout.startswith("valid"), ok.stdout + ok.stderr
 
@@ -200,7 +200,7 @@ def test_verify_since_refuses_stored_nodes_that_do_not_give_the_signed_head(thre
 
 
 def test_an_export_rechecks_offline_and_a_flipped_leaf_byte_fails(three_checkpoints, tmp_path):
-    from settlement.audit.receipt import verify_export
+    from settlement.audit.offline import verify_export
 
     out = io.StringIO()
     call_command("audit", "export", stdout=out)
@@ -212,7 +212,7 @@ def test_an_export_rechecks_offline_and_a_flipped_leaf_byte_fails(three_checkpoi
     path = tmp_path / "log.jsonl"
     path.write_text("\n".join(lines) + "\n")
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "settlement.audit.receipt", "verify-export", str(path)]
+    command = [sys.executable, "-m", "settlement.audit.offline", "verify-export", str(path)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.startswith("valid"), done.stdout + done.stderr
 

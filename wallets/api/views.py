@@ -465,7 +465,7 @@ class TransferView(APIView):
 class TransferReceiptView(APIView):
     @extend_schema(
         summary="A receipt: proof that the settled transfer is in the signed audit log",
-        description="Verify offline with `python -m settlement.audit.receipt`.",
+        description="Verify offline with `python -m settlement.audit.offline`.",
         responses={200: s.ReceiptOut, **problems(404, 409, 503)},
     )
     def get(self, request, transfer_id: int):

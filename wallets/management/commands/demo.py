@@ -10,7 +10,7 @@ from django.db import connection
 from ewallet.money import format_fen
 from settlement.audit import keys
 from settlement.audit.checkpoint import checkpoint_seal, receipt
-from settlement.audit.receipt import verify_receipt
+from settlement.audit.offline import verify_receipt
 from settlement.audit.verify import audit_verify
 from settlement.models import AuditLeaf, Checkpoint, Transfer
 from wallets.demo import Demo, circulation_by_operator, payment_outcomes, wait_until_settled
