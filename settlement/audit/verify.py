@@ -130,7 +130,7 @@ class _Start:
 
 
 def _resume_from(report: VerifyReport, height: int) -> _Start:
-    from settlement.audit.checkpoint import with_stored_nodes
+    from settlement.audit.proofs import with_stored_nodes
 
     checkpoint = Checkpoint.objects.filter(height=height).first()
     if checkpoint is None:
@@ -357,8 +357,9 @@ def _check_money(report: VerifyReport) -> None:
 
 def _check_checkpoints(report: VerifyReport, start: _Start) -> None:
     from settlement.audit import keys
-    from settlement.audit.checkpoint import note_hash, with_stored_nodes
+    from settlement.audit.checkpoint import note_hash
     from settlement.audit.note import NoteError, open_note, parse_checkpoint
+    from settlement.audit.proofs import with_stored_nodes
 
     known = keys.verifiers()
     previous = start.previous

@@ -1,5 +1,6 @@
 """The API end to end, over HTTP: a gunicorn server, PostgreSQL, Redis and a real
-`celery worker`. Issue, open wallets, load, pay, see it settle, fetch and check the receipt.
+`celery worker --beat`. Issue, open wallets, load, pay, see it settle, wait for beat's
+checkpoint, fetch and check the receipt.
 """
 
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from settlement.audit.receipt import verify_receipt
+from settlement.audit.offline import verify_receipt
 from settlement.audit.verify import audit_verify
 from tests.api.conftest import token_for
 from tests.helpers import staff_of, user_with
@@ -171,7 +172,13 @@ def test_issue_open_load_pay_settle_and_prove_over_http(server):
     assert staff.get(f"/api/v1/wallets/{shop}").json()["balance"] == "14.34"
 
     # The receipt proves the payment is in the signed log; anyone can check it offline.
+    # A GET never seals: until beat's next checkpoint covers the payment it answers 409.
     receipt = staff.get(f"/api/v1/transfers/{paid.json()['id']}/receipt")
+    deadline = time.monotonic() + 30
+    while receipt.status_code == 409 and receipt.json()["code"] == "NOT_CHECKPOINTED":
+        assert time.monotonic() < deadline, "no checkpoint ever covered the payment"
+        time.sleep(0.1)
+        receipt = staff.get(f"/api/v1/transfers/{paid.json()['id']}/receipt")
     assert receipt.status_code == 200, receipt.text
     keys = requests.get(f"{server.url}/api/v1/audit/keys", timeout=10).json()
     checked = verify_receipt(receipt.json(), trusted_key=keys[0]["verifier_key"])

@@ -7,8 +7,10 @@ from decimal import Decimal
 from django.core.management import call_command
 
 from ewallet import celery_app
-from settlement.audit import merkle
+from settlement.audit import merkle, proofs
 from settlement.audit.checkpoint import checkpoint_seal
+from settlement.audit.offline import verify_receipt
+from settlement.models import Checkpoint
 from tests.api.conftest import fresh_rate_windows, idem
 from tests.helpers import balance
 from wallets.models import ApiToken, Wallet
@@ -263,9 +265,35 @@ def test_consistency_proofs_verify_and_bad_sizes_are_refused(api, audit_key):
     )
     latest = anyone.get("/api/v1/audit/checkpoints/latest").json()
     assert latest["size"] == second and proof["second_root"] == latest["root_hash"]
+    assert proof == proofs.consistency_proof(first=first, second=second)
     assert anyone.get("/api/v1/audit/consistency", {"first": 3, "second": 2}).status_code == 400
     beyond = anyone.get("/api/v1/audit/consistency", {"first": 1, "second": second + 1})
     assert (beyond.status_code, beyond.json()["code"]) == (409, "NOT_CHECKPOINTED")
+
+
+def test_a_receipt_get_never_seals_it_waits_for_the_next_checkpoint(api, audit_key):
+    alice = api.client("alice")
+    paid = alice.post(
+        "/api/v1/transfers",
+        {"payer": api.number("alice"), "payee": api.number("shop"), "amount": "8.88"},
+        format="json",
+        **idem(),
+    ).json()
+    assert alice.get(f"/api/v1/transfers/{paid['id']}").json()["state"] == "SETTLED"
+    receipt_url = f"/api/v1/transfers/{paid['id']}/receipt"
+
+    checkpoints = Checkpoint.objects.count()
+    early = alice.get(receipt_url)
+    assert (early.status_code, early.json()["code"]) == (409, "NOT_CHECKPOINTED")
+    assert early["Content-Type"] == "application/problem+json"
+    assert Checkpoint.objects.count() == checkpoints  # the GET sealed nothing
+
+    checkpoint_seal()
+    receipt = alice.get(receipt_url)
+    assert receipt.status_code == 200
+    trusted = str(audit_key)
+    assert verify_receipt(receipt.json(), trusted_key=trusted)["transfer"] == paid["id"]
+    assert receipt.json() == proofs.transfer_receipt(transfer_id=paid["id"])
 
 
 def test_a_receipt_before_settlement_is_a_409(api, audit_key):

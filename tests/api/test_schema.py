@@ -46,6 +46,8 @@ def test_the_schema_validates_without_warnings(tmp_path):
     text = out.read_text()
     assert "/api/v1/transfers/batch" in text
     assert "application/problem+json" in text
+    # A receipt GET never seals: the docs say what to expect instead.
+    assert "NOT_CHECKPOINTED" in text and "EWALLET_CHECKPOINT_SECONDS" in text
 
 
 def test_the_docs_pages_use_local_assets(client):

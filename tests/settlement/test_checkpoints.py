@@ -13,10 +13,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 
 from settlement.audit import keys, merkle
-from settlement.audit.checkpoint import checkpoint_seal, note_hash, receipt
+from settlement.audit.checkpoint import checkpoint_seal, note_hash
 from settlement.audit.note import Checkpoint as CheckpointText
 from settlement.audit.note import Verifier, open_note, parse_checkpoint, sign_note
-from settlement.audit.receipt import ReceiptInvalid, verify_receipt
+from settlement.audit.offline import ReceiptInvalid, verify_receipt
+from settlement.audit.proofs import leaf_receipt
 from settlement.audit.verify import audit_verify
 from settlement.models import AuditLeaf, Checkpoint, MerkleNode, SigningKey
 
@@ -65,13 +66,14 @@ def audit_key_verifier() -> Verifier:
 def test_a_receipt_verifies_standalone_and_any_flipped_byte_fails(paid, tmp_path):
     *_, payments = paid
     leaf = AuditLeaf.objects.get(transfer=payments[1])
-    issued = receipt(leaf_index=leaf.index)  # seals a checkpoint on demand
+    checkpoint_seal()
+    issued = leaf_receipt(leaf_index=leaf.index)
     assert verify_receipt(issued)["transfer"] == payments[1].pk
 
     path = tmp_path / "receipt.json"
     path.write_text(json.dumps(issued, indent=2))
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}  # no Django settings at all
-    command = [sys.executable, "-m", "settlement.audit.receipt", "verify", str(path)]
+    command = [sys.executable, "-m", "settlement.audit.offline", "verify", str(path)]
     ok = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert ok.returncode == 0 and ok.stdout.startswith("valid"), ok.stdout + ok.stderr
 
@@ -88,10 +90,32 @@ def test_a_receipt_verifies_standalone_and_any_flipped_byte_fails(paid, tmp_path
 
 def test_a_receipt_pinned_to_another_key_fails(paid):
     *_, payments = paid
-    issued = receipt(leaf_index=AuditLeaf.objects.get(transfer=payments[0]).index)
+    checkpoint_seal()
+    issued = leaf_receipt(leaf_index=AuditLeaf.objects.get(transfer=payments[0]).index)
     stranger = Verifier.from_public(keys.key_name(), Ed25519PrivateKey.generate().public_key())
     with pytest.raises(ReceiptInvalid, match="no verifiable signatures"):
         verify_receipt(issued, trusted_key=str(stranger))
+
+
+def test_the_proof_command_seals_a_checkpoint_when_none_covers_the_transfer_yet(paid):
+    world, alice, bob, payments = paid
+    assert not Checkpoint.objects.exists()
+    out = io.StringIO()
+    call_command("audit", "proof", "--transfer", str(payments[1].pk), stdout=out)
+    assert Checkpoint.objects.count() == 1
+    issued = json.loads(out.getvalue())
+    assert verify_receipt(issued)["transfer"] == payments[1].pk
+    assert (
+        out.getvalue() == json.dumps(leaf_receipt(leaf_index=issued["leaf_index"]), indent=2) + "\n"
+    )
+    # Covered already: no new seal, even with a newer leaf waiting.
+    world.pay(alice, bob, 1)
+    call_command("audit", "proof", "--leaf", str(issued["leaf_index"]), stdout=io.StringIO())
+    assert Checkpoint.objects.count() == 1
+
+    rejected = world.pay(bob, alice, 99_999)
+    with pytest.raises(CommandError, match=f"INVALID_STATE: transfer {rejected.pk} is REJECTED"):
+        call_command("audit", "proof", "--transfer", str(rejected.pk), stdout=io.StringIO())
 
 
 def test_rotation_keeps_old_checkpoints_verifiable(paid):
@@ -200,7 +224,7 @@ def test_verify_since_refuses_stored_nodes_that_do_not_give_the_signed_head(thre
 
 
 def test_an_export_rechecks_offline_and_a_flipped_leaf_byte_fails(three_checkpoints, tmp_path):
-    from settlement.audit.receipt import verify_export
+    from settlement.audit.offline import verify_export
 
     out = io.StringIO()
     call_command("audit", "export", stdout=out)
@@ -212,7 +236,7 @@ def test_an_export_rechecks_offline_and_a_flipped_leaf_byte_fails(three_checkpoi
     path = tmp_path / "log.jsonl"
     path.write_text("\n".join(lines) + "\n")
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "settlement.audit.receipt", "verify-export", str(path)]
+    command = [sys.executable, "-m", "settlement.audit.offline", "verify-export", str(path)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.startswith("valid"), done.stdout + done.stderr
 

@@ -444,9 +444,9 @@ class ReceiptOut(serializers.Serializer):
 class ConsistencyOut(serializers.Serializer):
     first = serializers.IntegerField()
     second = serializers.IntegerField()
-    first_root = Base64(help_text="base64")
-    second_root = Base64(help_text="base64")
-    proof = serializers.ListField(child=Base64(), help_text="base64 hashes")
+    first_root = serializers.CharField(help_text="base64")
+    second_root = serializers.CharField(help_text="base64")
+    proof = serializers.ListField(child=serializers.CharField(), help_text="base64 hashes")
 
 
 class HealthOut(serializers.Serializer):

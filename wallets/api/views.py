@@ -18,12 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ewallet.errors import ErrorCode, EwalletError
-from settlement.audit import keys, merkle
-from settlement.audit.checkpoint import receipt, with_stored_nodes
+from settlement.audit import keys, proofs
 from settlement.models import (
     Account,
     Asset,
-    AuditLeaf,
     Checkpoint,
     Transfer,
     TransferKind,
@@ -493,17 +491,16 @@ class TransferView(APIView):
 class TransferReceiptView(APIView):
     @extend_schema(
         summary="A receipt: proof that the settled transfer is in the signed audit log",
-        description="Verify offline with `python -m settlement.audit.receipt`.",
-        responses={200: s.ReceiptOut, **problems(404, 409, 503)},
+        description="Verify offline with `python -m settlement.audit.offline verify "
+        "receipt.json --key <verifier key>`. A GET never seals a checkpoint: a transfer "
+        "settled but not yet covered by one answers 409 NOT_CHECKPOINTED (checkpoints are "
+        "sealed every EWALLET_CHECKPOINT_SECONDS, so ask again shortly); one not settled "
+        "answers 409 INVALID_STATE.",
+        responses={200: s.ReceiptOut, **problems(404, 409)},
     )
     def get(self, request, transfer_id: int):
         transfer = visible_transfer(request, transfer_id)
-        index = AuditLeaf.objects.filter(transfer=transfer).values_list("index", flat=True)
-        if not index:
-            raise EwalletError(
-                ErrorCode.INVALID_STATE, f"transfer {transfer.pk} is {transfer.state}, not settled"
-            )
-        return Response(receipt(leaf_index=index[0]))
+        return Response(proofs.transfer_receipt(transfer_id=transfer.pk))
 
 
 # ---------------------------------------------------------------- central bank
@@ -666,31 +663,8 @@ class ConsistencyView(APIView):
     )
     def get(self, request):
         query = parse(ConsistencyQuery, request.query_params)
-        first, second = query["first"], query["second"]
-        sealed = Checkpoint.objects.order_by("-height").values_list("size", flat=True).first()
-        if sealed is None or second > sealed:
-            raise EwalletError(
-                ErrorCode.NOT_CHECKPOINTED,
-                f"size {second} is beyond the latest checkpoint ({sealed or 0})",
-                field="second",
-            )
-
-        def compute(get):
-            return (
-                merkle.root(first, get),
-                merkle.root(second, get),
-                merkle.consistency_proof(first, second, get),
-            )
-
-        first_root, second_root, proof = with_stored_nodes(compute)
         return Response(
             s.ConsistencyOut(
-                {
-                    "first": first,
-                    "second": second,
-                    "first_root": first_root,
-                    "second_root": second_root,
-                    "proof": proof,
-                }
+                proofs.consistency_proof(first=query["first"], second=query["second"])
             ).data
         )

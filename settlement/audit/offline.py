@@ -1,13 +1,17 @@
 """Check an audit receipt, or a whole exported log, with nothing but the standard library
 and `cryptography`:
 
-    python -m settlement.audit.receipt verify receipt.json [--key VERIFIER_KEY]
-    python -m settlement.audit.receipt verify-export log.jsonl [--key VERIFIER_KEY ...]
+    python -m settlement.audit.offline verify receipt.json [--key VERIFIER_KEY]
+    python -m settlement.audit.offline verify-export log.jsonl [--key VERIFIER_KEY ...]
 
 A receipt proves that one settled transfer (its leaf bytes) is in the log whose head the
 central bank signed. Pass the bank's published verifier key with --key; without it, the
 key inside the receipt is used and its fingerprint printed, which proves only consistency.
 Exits 0 and prints "valid", or exits 1 and says exactly what failed.
+
+It imports only merkle.py and note.py, which import nothing from Django either, so anyone
+can run it on a copy of those three files (tests/settlement/test_offline.py holds it to
+that). The server builds what it checks in proofs.py.
 """
 
 import argparse
@@ -104,7 +108,7 @@ def verify_export(lines, *, trusted_keys: list[str] | None = None) -> tuple[int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m settlement.audit.receipt")
+    parser = argparse.ArgumentParser(prog="python -m settlement.audit.offline")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("verify", help="check a receipt file")
     check.add_argument("path")
