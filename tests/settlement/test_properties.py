@@ -1,7 +1,7 @@
 """Random movements against the ledger and against a plain Python model of the rules.
 
 The model below is written from the rules as the README states them, independently of
-settlement/rules.py and wallets/services.py: freeze orders stack (frozen while any full
+settlement/rules.py and wallets/services/: freeze orders stack (frozen while any full
 order is in force, receive-only while any receive-only one is); a suspended operator's
 wallets and vault may receive but not pay; then the payer's status, the payee's, the
 payer's operator, single and daily limits, funds, then the payee's balance cap.

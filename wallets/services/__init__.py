@@ -1,0 +1,82 @@
+"""Every business action of the e-CNY product, one function each, by domain in the modules
+of this package and all importable from it (`from wallets import services`).
+
+Interfaces (the API, the console, the demo, load runs, management commands and tasks) call
+these and nothing else, and repeat none of their rules. Each takes the acting `Actor`,
+keyword-only, and checks role, operator scope and state itself (wallets/authority.py):
+an object the actor cannot see is NOT_FOUND, one they see but may not act on is
+PERMISSION_DENIED. Set-up (`*_ensure`) creates what is missing, changes nothing that
+exists, and takes no actor.
+
+Money moves only through `settlement.services.transfer_submit`: these functions decide
+which accounts and how much, and the ledger decides whether it can happen (funds, limits,
+freezes, a suspended operator), so a refusal there is a REJECTED transfer, never an error.
+"""
+
+from wallets.services.audit import (
+    audit_verification_request,
+    audit_verification_run,
+)
+from wallets.services.freezes import (
+    freeze_lift,
+    wallet_close,
+    wallet_freeze,
+)
+from wallets.services.holders import (
+    holder_onboard,
+    holder_register,
+    wallet_change_class,
+    wallet_class_update,
+    wallet_classes_apply_preset,
+    wallet_open,
+)
+from wallets.services.institutions import (
+    central_bank_ensure,
+    operator_onboard,
+    operator_set_status,
+    operator_staff_assign,
+    reference_data_ensure,
+)
+from wallets.services.issuance import (
+    issuance_approve,
+    issuance_reject,
+    issuance_request,
+)
+from wallets.services.payments import (
+    LoadSpec,
+    PaymentSpec,
+    payment_submit,
+    payments_submit_many,
+    wallet_load,
+    wallet_loads_submit_many,
+    wallet_unload,
+)
+
+__all__ = [
+    "LoadSpec",
+    "PaymentSpec",
+    "audit_verification_request",
+    "audit_verification_run",
+    "central_bank_ensure",
+    "freeze_lift",
+    "holder_onboard",
+    "holder_register",
+    "issuance_approve",
+    "issuance_reject",
+    "issuance_request",
+    "operator_onboard",
+    "operator_set_status",
+    "operator_staff_assign",
+    "payment_submit",
+    "payments_submit_many",
+    "reference_data_ensure",
+    "wallet_change_class",
+    "wallet_class_update",
+    "wallet_classes_apply_preset",
+    "wallet_close",
+    "wallet_freeze",
+    "wallet_load",
+    "wallet_loads_submit_many",
+    "wallet_open",
+    "wallet_unload",
+]

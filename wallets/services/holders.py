@@ -1,0 +1,209 @@
+"""Holders (KYC at one operator), their wallets, and the wallet classes' limits."""
+
+import secrets
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ewallet.errors import ErrorCode
+from settlement import services as ledger
+from settlement.models import AccountKind, Asset
+from wallets.actors import Actor
+from wallets.authority import (
+    require_operates_wallet,
+    require_role,
+    require_staff_of,
+    sees_holder,
+)
+from wallets.exceptions import WalletError
+from wallets.identity import identity_link
+from wallets.models import (
+    LIMIT_FIELDS,
+    Holder,
+    HolderKind,
+    KycMethod,
+    Operator,
+    Wallet,
+    WalletClass,
+    WalletKind,
+)
+from wallets.roles import Role
+from wallets.services.institutions import require_operator_active
+
+
+@transaction.atomic
+def holder_register(
+    *,
+    actor: Actor,
+    operator: Operator,
+    display_name: str,
+    kyc_method: KycMethod,
+    kind: HolderKind = HolderKind.PERSON,
+    phone: str = "",
+    id_number: str = "",
+    bank_account: str = "",
+    user=None,
+) -> Holder:
+    """Record a holder after KYC at `operator`, by its staff. Identity and bank numbers are
+    stored masked; the central bank's link to the same person's records at other operators
+    is a keyed hash (wallets/identity.py)."""
+    require_staff_of(actor, operator.pk, "records its holders' KYC")
+    kyc_method = KycMethod(kyc_method)
+    needs_id = kyc_method in (KycMethod.IN_PERSON, KycMethod.REMOTE_ID_BANK, KycMethod.REMOTE_ID)
+    if needs_id and not id_number:
+        raise WalletError(ErrorCode.KYC_INSUFFICIENT, f"{kyc_method} needs an identity number")
+    if kyc_method == KycMethod.REMOTE_ID_BANK and not bank_account:
+        raise WalletError(ErrorCode.KYC_INSUFFICIENT, f"{kyc_method} needs a linked bank account")
+    if kyc_method == KycMethod.PHONE_ONLY and not phone:
+        raise WalletError(ErrorCode.KYC_INSUFFICIENT, "an anonymous wallet needs a phone number")
+    if kyc_method == KycMethod.PHONE_ONLY and (id_number or bank_account):
+        # Anonymous means the operator keeps the phone number and nothing else.
+        raise WalletError(
+            ErrorCode.INVALID_INPUT, "a phone-only holder gives no identity or bank number"
+        )
+    return Holder.objects.create(
+        operator=operator,
+        kind=HolderKind(kind),
+        display_name=display_name,
+        kyc_method=kyc_method,
+        phone=phone,
+        id_number_masked=_mask(id_number),
+        bank_account_masked=_mask(bank_account),
+        identity_link=identity_link(
+            settings.EWALLET_IDENTITY_LINK_KEY,
+            id_number=id_number if needs_id else "",
+            phone=phone,
+        ),
+        user=user,
+    )
+
+
+def _mask(number: str) -> str:
+    return "*" * max(len(number) - 4, 0) + number[-4:] if number else ""
+
+
+@transaction.atomic
+def wallet_open(
+    *,
+    actor: Actor,
+    holder: Holder,
+    wallet_class: int | None = None,
+    kind: WalletKind | None = None,
+) -> Wallet:
+    """Open a wallet for a holder at the operator that KYC'd them, by its staff; the class
+    defaults to the strongest the KYC allows. Another operator's holder is not found."""
+    if not sees_holder(actor, holder):
+        raise WalletError(ErrorCode.NOT_FOUND, f"no holder {holder.pseudonym}", field="holder_id")
+    require_staff_of(actor, holder.operator_id, "opens wallets for its holders")
+    # Read under the row lock that operator_set_status takes, so a suspension and an
+    # opening cannot cross.
+    operator = Operator.objects.select_for_update().get(pk=holder.operator_id)
+    require_operator_active(operator)
+    kind = WalletKind(
+        kind or (WalletKind.MERCHANT if holder.kind == HolderKind.MERCHANT else WalletKind.PERSONAL)
+    )
+    if kind == WalletKind.MERCHANT and holder.kind != HolderKind.MERCHANT:
+        raise WalletError(ErrorCode.INVALID_INPUT, "only a merchant can open a merchant wallet")
+    klass = _class_allowed(holder, wallet_class or holder.strongest_class)
+    # 16 digits: two naming the operator, fourteen random; the unique index guards the rest.
+    number = f"{operator.pk % 100:02d}{secrets.randbelow(10**14):014d}"
+    account = ledger.account_open(
+        label=f"wallet:{number}", kind=AccountKind.WALLET, asset=Asset.ECNY, **klass.limits()
+    )
+    return Wallet.objects.create(
+        number=number,
+        holder=holder,
+        operator=operator,
+        wallet_class=klass,
+        kind=kind,
+        account=account,
+    )
+
+
+@transaction.atomic
+def holder_onboard(
+    *,
+    actor: Actor,
+    operator: Operator | None = None,
+    wallet_class: int | None = None,
+    **holder_fields,
+) -> Wallet:
+    """A new holder after KYC at `operator` (by default the actor's own) and their first
+    wallet there, both or neither."""
+    if operator is None:
+        if actor.operator_id is None:
+            raise WalletError(ErrorCode.PERMISSION_DENIED, "only operator staff onboard holders")
+        operator = Operator.objects.get(pk=actor.operator_id)
+    holder = holder_register(actor=actor, operator=operator, **holder_fields)
+    return wallet_open(actor=actor, holder=holder, wallet_class=wallet_class)
+
+
+@transaction.atomic
+def wallet_change_class(*, actor: Actor, wallet: Wallet, wallet_class: int) -> Wallet:
+    """Upgrade or downgrade, by the wallet's operator; a stronger class needs the KYC for it."""
+    require_operates_wallet(actor, wallet)
+    klass = _class_allowed(wallet.holder, wallet_class)
+    wallet.wallet_class = klass
+    wallet.save(update_fields=["wallet_class"])
+    ledger.accounts_set_policy(account_ids=[wallet.account_id], limits=klass.limits())
+    return wallet
+
+
+def _class_allowed(holder: Holder, number: int) -> WalletClass:
+    klass = WalletClass.objects.filter(number=number).first()
+    if klass is None:
+        raise WalletError(
+            ErrorCode.INVALID_INPUT, f"no wallet class {number}", field="wallet_class"
+        )
+    if number < holder.strongest_class:
+        raise WalletError(
+            ErrorCode.KYC_INSUFFICIENT,
+            f"{holder.get_kyc_method_display()} allows class {holder.strongest_class} at best",
+        )
+    return klass
+
+
+@transaction.atomic
+def wallet_class_update(*, actor: Actor, number: int, **limits: int | None) -> WalletClass:
+    """Edit a class's limits (fen, None = none) and apply them to every wallet of the class."""
+    require_role(actor, Role.CB_POLICY)
+    if not set(limits) <= set(LIMIT_FIELDS):
+        raise WalletError(ErrorCode.INVALID_INPUT, f"unknown limits: {sorted(limits)}")
+    klass = WalletClass.objects.select_for_update().get(number=number)
+    for name, value in limits.items():
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise WalletError(ErrorCode.INVALID_AMOUNT, f"{name} must be fen >= 0", field=name)
+        setattr(klass, name, value)
+    klass.updated_by = actor.user
+    klass.updated_at = timezone.now()
+    klass._history_user = actor.user  # the change history records who made it
+    klass.save()
+    ledger.accounts_set_policy(
+        account_ids=list(klass.wallets.values_list("account_id", flat=True)),
+        limits=klass.limits(),
+    )
+    return klass
+
+
+@transaction.atomic
+def wallet_classes_apply_preset(*, actor: Actor, preset: str) -> list[WalletClass]:
+    """Switch the limits table to a published preset (catalogue.LIMIT_PRESETS), in fen."""
+    from wallets.catalogue import LIMIT_PRESETS
+
+    require_role(actor, Role.CB_POLICY)
+    if preset not in LIMIT_PRESETS:
+        raise WalletError(ErrorCode.INVALID_INPUT, f"no preset {preset!r}", field="preset")
+    return [
+        wallet_class_update(
+            actor=actor,
+            number=number,
+            **{
+                name: None if value is None else value * 100
+                for name, value in zip(LIMIT_FIELDS, limits, strict=True)
+            },
+        )
+        for number, limits in sorted(LIMIT_PRESETS[preset]["classes"].items())
+    ]
