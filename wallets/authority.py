@@ -19,26 +19,35 @@ from wallets.roles import Role
 # ---------------------------------------------------------------- wallets
 
 
-def sees_wallet(actor: Actor, wallet: Wallet) -> bool:
-    """The central bank sees every wallet; an operator's staff its operator's; a holder
-    their own."""
+def _seen(actor: Actor, operator_id: int, holder_id: int) -> bool:
+    """Wallets and KYC records alike: the central bank sees every one; an operator's staff
+    its operator's; a holder their own."""
     return (
         actor.is_central_bank
-        or actor.is_staff_of(wallet.operator_id)
-        or (actor.holder_id is not None and actor.holder_id == wallet.holder_id)
+        or actor.is_staff_of(operator_id)
+        or (actor.holder_id is not None and actor.holder_id == holder_id)
     )
 
 
-def wallet_scope(actor: Actor) -> Q | None:
-    """`sees_wallet` as a filter on Wallet; None means every wallet."""
+def _seen_scope(actor: Actor, holder_field: str) -> Q | None:
+    """`_seen` as a filter, the holder named by `holder_field`; None means every row."""
     if actor.is_central_bank:
         return None
     scope = Q(pk__in=[])
     if actor.operator_id is not None:
         scope |= Q(operator_id=actor.operator_id)
     if actor.holder_id is not None:
-        scope |= Q(holder_id=actor.holder_id)
+        scope |= Q(**{holder_field: actor.holder_id})
     return scope
+
+
+def sees_wallet(actor: Actor, wallet: Wallet) -> bool:
+    return _seen(actor, wallet.operator_id, wallet.holder_id)
+
+
+def wallet_scope(actor: Actor) -> Q | None:
+    """`sees_wallet` as a filter on Wallet; None means every wallet."""
+    return _seen_scope(actor, "holder_id")
 
 
 def operates_wallet(actor: Actor, wallet: Wallet) -> bool:
@@ -98,25 +107,20 @@ def require_operates_wallet(actor: Actor, wallet: Wallet) -> Wallet:
 
 
 def sees_holder(actor: Actor, holder: Holder) -> bool:
-    """A holder's KYC record: the central bank (anonymous ones by pseudonym), the operator
-    that holds it, and the holder."""
-    return (
-        actor.is_central_bank
-        or actor.is_staff_of(holder.operator_id)
-        or (actor.holder_id is not None and actor.holder_id == holder.pk)
-    )
+    """A holder's KYC record: the central bank (anonymous ones by pseudonym, see
+    `identity_shown`), the operator that holds it, and the holder."""
+    return _seen(actor, holder.operator_id, holder.pk)
 
 
 def holder_scope(actor: Actor) -> Q | None:
     """`sees_holder` as a filter on Holder; None means every holder."""
-    if actor.is_central_bank:
-        return None
-    scope = Q(pk__in=[])
-    if actor.operator_id is not None:
-        scope |= Q(operator_id=actor.operator_id)
-    if actor.holder_id is not None:
-        scope |= Q(pk=actor.holder_id)
-    return scope
+    return _seen_scope(actor, "pk")
+
+
+def sees_identity_links(actor: Actor) -> bool:
+    """The keyed hash linking one person's KYC records at several operators is the central
+    bank's alone: an operator must not learn where else its customer banks."""
+    return actor.is_central_bank
 
 
 def identity_shown(actor: Actor, prefix: str = "") -> Q:

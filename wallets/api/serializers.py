@@ -21,6 +21,7 @@ from wallets.api.fields import (
     Yuan,
     account_ref,
 )
+from wallets.authority import sees_identity_links
 from wallets.models import (
     FreezeAuthority,
     FreezeScope,
@@ -127,7 +128,8 @@ class HolderOut(serializers.Serializer):
         return holder.display_name if self.context["actor"].sees_identity_of(holder) else None
 
     def get_identity_link(self, holder) -> str | None:
-        return (holder.identity_link or None) if self.context["actor"].is_central_bank else None
+        shown = sees_identity_links(self.context["actor"])
+        return (holder.identity_link or None) if shown else None
 
 
 class LimitUseOut(serializers.Serializer):

@@ -63,8 +63,7 @@ class HolderAdmin(ConsoleAdmin):
         return self.list_filter
 
     def get_fields(self, request, obj=None):
-        # The link between one person's records at several operators is the central bank's.
-        if actor(request).is_central_bank:
+        if authority.sees_identity_links(actor(request)):
             return self.fields
         return [name for name in self.fields if name != "identity_link"]
 
