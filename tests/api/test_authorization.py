@@ -148,6 +148,13 @@ CASES = [
         everyone(200),
         own_token=True,
     ),
+    Case(
+        "device enrol: alice's holder",
+        "post",
+        lambda api, fx: f"/api/v1/holders/{api.wallets['alice'].holder.pseudonym}/devices",
+        only({"icbc_staff": 201}, SEES_ALICE),
+        {"name": "phone"},
+    ),
     Case("wallets", "get", lambda api, fx: "/api/v1/wallets", everyone(200)),
     Case(
         "wallet open",

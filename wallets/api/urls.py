@@ -12,6 +12,7 @@ urlpatterns = [
     path("tokens", views.TokensView.as_view(), name="tokens"),
     path("tokens/revoke-all", views.TokensRevokeAllView.as_view(), name="tokens-revoke-all"),
     path("tokens/<int:token_id>", views.TokenView.as_view(), name="token"),
+    path("holders/<str:holder_id>/devices", views.HolderDevicesView.as_view(), name="devices"),
     path("wallets", views.WalletsView.as_view(), name="wallets"),
     path("wallets/<str:number>", views.WalletView.as_view(), name="wallet"),
     path("wallets/<str:number>/history", views.WalletHistoryView.as_view(), name="history"),

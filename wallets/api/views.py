@@ -147,6 +147,29 @@ class TokensRevokeAllView(APIView):
         return Response({"revoked": tokens_revoke_all(actor=request_actor(request))})
 
 
+class HolderDevicesView(APIView):
+    @extend_schema(
+        summary="Enrol a holder's wallet-app device: a token of the holder's, shown once",
+        description="By the staff of the operator that KYC'd the holder (another operator's "
+        "holder is not found). The holder gets a login of their own if they have none; with "
+        "the token they use the API for their own wallets only.",
+        request=s.TokenIn,
+        responses={201: s.TokenCreatedOut, **problems(400, 403, 404, 409)},
+    )
+    def post(self, request, holder_id: str):
+        who = request_actor(request)
+        holder = get_object_or_404(selectors.holders_visible_to(who), pseudonym=holder_id)
+        data = parse(s.TokenIn, request.data)
+        ttl_days = data.get("ttl_days")
+        secret, token = services.holder_device_enrol(
+            actor=who,
+            holder=holder,
+            name=data["name"],
+            ttl=None if ttl_days is None else timedelta(days=ttl_days),
+        )
+        return Response(s.TokenCreatedOut(token, context={"secret": secret}).data, status=201)
+
+
 class TokenView(APIView):
     @extend_schema(
         summary="Revoke one of the caller's tokens, and the tokens minted with it",

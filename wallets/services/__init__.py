@@ -23,6 +23,7 @@ from wallets.services.freezes import (
     wallet_freeze,
 )
 from wallets.services.holders import (
+    holder_device_enrol,
     holder_onboard,
     holder_register,
     wallet_change_class,
@@ -59,6 +60,7 @@ __all__ = [
     "audit_verification_run",
     "central_bank_ensure",
     "freeze_lift",
+    "holder_device_enrol",
     "holder_onboard",
     "holder_register",
     "issuance_approve",

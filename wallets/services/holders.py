@@ -1,8 +1,10 @@
 """Holders (KYC at one operator), their wallets, and the wallet classes' limits."""
 
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,6 +12,7 @@ from ewallet.errors import ErrorCode
 from settlement import services as ledger
 from settlement.models import AccountKind, Asset
 from wallets.actors import Actor
+from wallets.auth import token_issue
 from wallets.authority import (
     require_operates_wallet,
     require_role,
@@ -20,6 +23,7 @@ from wallets.exceptions import WalletError
 from wallets.identity import identity_link
 from wallets.models import (
     LIMIT_FIELDS,
+    ApiToken,
     Holder,
     HolderKind,
     KycMethod,
@@ -207,3 +211,22 @@ def wallet_classes_apply_preset(*, actor: Actor, preset: str) -> list[WalletClas
         )
         for number, limits in sorted(LIMIT_PRESETS[preset]["classes"].items())
     ]
+
+
+@transaction.atomic
+def holder_device_enrol(
+    *, actor: Actor, holder: Holder, name: str, ttl: timedelta | None = None
+) -> tuple[str, ApiToken]:
+    """Enrol a holder's wallet-app device, by the operator that KYC'd them: the holder gets
+    a login of their own if they have none yet (with no password: the device's token is
+    how they sign in), and the device an API token of the holder's, whose secret is shown
+    once. From then on the holder uses the API for their own wallets only."""
+    if not sees_holder(actor, holder):
+        raise WalletError(ErrorCode.NOT_FOUND, f"no holder {holder.pseudonym}")
+    require_staff_of(actor, holder.operator_id, "enrols its holders' devices")
+    holder = Holder.objects.select_for_update().get(pk=holder.pk)
+    if holder.user is None:
+        holder.user = get_user_model().objects.create_user(f"holder-{holder.pseudonym}")
+        holder.save(update_fields=["user"])
+    # Minted as the system on the operator's behalf: its authority was checked above.
+    return token_issue(actor=Actor.system(), user=holder.user, name=name, ttl=ttl)
