@@ -112,6 +112,12 @@ def sees_holder(actor: Actor, holder: Holder) -> bool:
     return _seen(actor, holder.operator_id, holder.pk)
 
 
+def operates_holder(actor: Actor, holder: Holder) -> bool:
+    """Acting for a holder (their wallets opened, their devices enrolled): the operator
+    that KYC'd them."""
+    return actor.is_staff_of(holder.operator_id)
+
+
 def holder_scope(actor: Actor) -> Q | None:
     """`sees_holder` as a filter on Holder; None means every holder."""
     return _seen_scope(actor, "pk")

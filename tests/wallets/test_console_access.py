@@ -177,6 +177,11 @@ PAGES = [
         lambda c: f"/admin/wallets/wallet/{alice(c).pk}/close/",
         {"icbc_staff": 200, "ccb_staff": 404},
     ),
+    (
+        "enrol a device for Alice",
+        lambda c: f"/admin/wallets/holder/{alice(c).holder_id}/device/",
+        {"icbc_staff": 200, "ccb_staff": 404},
+    ),
     ("Bob's wallet", lambda c: f"/admin/wallets/wallet/{c.wallets['bob'].pk}/change/", CCB_ROW),
     ("transfers", lambda c: "/admin/settlement/transfer/", ALL_STAFF),
     (

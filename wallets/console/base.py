@@ -79,6 +79,20 @@ class ConsoleAdmin(ModelAdmin):
         }
         return TemplateResponse(request, "console/form.html", context)
 
+    def secret_page(self, request, *, title: str, intro: str, facts, back_url: str):
+        """A page that shows a secret once (its response is not cached, nothing keeps it)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "facts": facts,
+            "back_url": back_url,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "console/secret.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
     def run_form(self, request, form_class, perform, *, initial=None, **page):
         """GET shows the form; a valid POST calls `perform(cleaned_data)` (one service),
         which returns (message, redirect URL, *rows): the message is shown and kept in each

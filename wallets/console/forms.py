@@ -58,6 +58,18 @@ class ReasonForm(forms.Form):
     )
 
 
+class DeviceForm(forms.Form):
+    name = text(max_length=80, label="Device", help_text="e.g. the holder's phone")
+    ttl_days = forms.IntegerField(
+        widget=UnfoldAdminTextInputWidget,
+        min_value=1,
+        max_value=365,
+        required=False,
+        label="Valid for (days)",
+        help_text="empty: until revoked",
+    )
+
+
 class ConfirmForm(forms.Form):
     """A POST with no fields: confirms an action shown on a page first."""
 

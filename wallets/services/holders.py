@@ -14,6 +14,7 @@ from settlement.models import AccountKind, Asset
 from wallets.actors import Actor
 from wallets.auth import token_issue
 from wallets.authority import (
+    operates_holder,
     require_operates_wallet,
     require_role,
     require_staff_of,
@@ -223,7 +224,10 @@ def holder_device_enrol(
     once. From then on the holder uses the API for their own wallets only."""
     if not sees_holder(actor, holder):
         raise WalletError(ErrorCode.NOT_FOUND, f"no holder {holder.pseudonym}")
-    require_staff_of(actor, holder.operator_id, "enrols its holders' devices")
+    if not operates_holder(actor, holder):
+        raise WalletError(
+            ErrorCode.PERMISSION_DENIED, "only the holder's operator enrols their devices"
+        )
     holder = Holder.objects.select_for_update().get(pk=holder.pk)
     if holder.user is None:
         holder.user = get_user_model().objects.create_user(f"holder-{holder.pseudonym}")

@@ -1,12 +1,14 @@
 """Operators' pages: holders (KYC at one operator), wallets with load, unload and close,
 freeze orders with who gave and lifted them, and each wallet's status history."""
 
+from datetime import timedelta
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from unfold.decorators import action, display
 
-from ewallet.errors import ErrorCode
+from ewallet.errors import ErrorCode, EwalletError
 from wallets import authority, selectors, services
 from wallets.console import forms
 from wallets.console.base import ConsoleAdmin, ReadOnlyAdmin, actor, admin_url, nonce_form, yuan
@@ -84,6 +86,54 @@ class HolderAdmin(ConsoleAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    actions_detail = ["enrol_device"]
+
+    def has_device_permission(self, request, object_id=None) -> bool:
+        self.visible(request, object_id)
+        if not request.user.has_perm("wallets.add_holder"):
+            return False
+        if object_id is None:
+            return True
+        return authority.operates_holder(actor(request), self.get_object(request, object_id))
+
+    @action(
+        description="Enrol a device", url_path="device", permissions=["device"], icon="smartphone"
+    )
+    def enrol_device(self, request, object_id):
+        """The holder's wallet-app device gets a token of the holder's. Its secret is shown
+        on the answer page once, and kept nowhere: not in messages, not in the history."""
+        holder = self.scoped_object(request, object_id)
+        page = {
+            "title": f"Enrol a device for holder {holder.pseudonym}",
+            "cancel_url": self.url("change", holder.pk),
+        }
+        form = forms.DeviceForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            ttl_days = form.cleaned_data["ttl_days"]
+            try:
+                secret, token = services.holder_device_enrol(
+                    actor=actor(request),
+                    holder=holder,
+                    name=form.cleaned_data["name"],
+                    ttl=timedelta(days=ttl_days) if ttl_days else None,
+                )
+            except EwalletError as error:
+                form.add_error(None, f"{error.code}: {error.message}")
+            else:
+                self.log_change(
+                    request, holder, f"device '{token.name}' enrolled ({token.prefix}…)"
+                )
+                return self.secret_page(
+                    request,
+                    title=f"Device '{token.name}' enrolled",
+                    intro="Give this token to the holder's wallet app now: it is shown once "
+                    "and stored only as a hash. The holder can revoke it, and it expires "
+                    f"{token.expires_at or 'never'}.",
+                    facts=[("holder", holder.pseudonym), ("token", secret)],
+                    back_url=self.url("change", holder.pk),
+                )
+        return self.form_page(request, form=form, submit_label="Enrol", **page)
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
