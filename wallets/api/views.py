@@ -111,6 +111,12 @@ class MeView(APIView):
         )
 
 
+def token_ttl(data: dict) -> timedelta | None:
+    """A TokenIn's lifetime: `ttl_days`, or none (until revoked, or its parent's end)."""
+    ttl_days = data.get("ttl_days")
+    return None if ttl_days is None else timedelta(days=ttl_days)
+
+
 class TokensView(APIView):
     @extend_schema(summary="The caller's API tokens", responses={200: s.TokenOut(many=True)})
     def get(self, request):
@@ -127,11 +133,10 @@ class TokensView(APIView):
     )
     def post(self, request):
         data = parse(s.TokenIn, request.data)
-        ttl_days = data.get("ttl_days")
         secret, token = token_issue(
             actor=request_actor(request),
             name=data["name"],
-            ttl=None if ttl_days is None else timedelta(days=ttl_days),
+            ttl=token_ttl(data),
             minted_with=request.auth if isinstance(request.auth, ApiToken) else None,
         )
         return Response(s.TokenCreatedOut(token, context={"secret": secret}).data, status=201)
@@ -160,12 +165,11 @@ class HolderDevicesView(APIView):
         who = request_actor(request)
         holder = get_object_or_404(selectors.holders_visible_to(who), pseudonym=holder_id)
         data = parse(s.TokenIn, request.data)
-        ttl_days = data.get("ttl_days")
         secret, token = services.holder_device_enrol(
             actor=who,
             holder=holder,
             name=data["name"],
-            ttl=None if ttl_days is None else timedelta(days=ttl_days),
+            ttl=token_ttl(data),
         )
         return Response(s.TokenCreatedOut(token, context={"secret": secret}).data, status=201)
 

@@ -23,14 +23,14 @@ from wallets.models import (
 )
 
 
+def _orders_in_force(wallet: Wallet):
+    return FreezeOrder.objects.filter(wallet=wallet, lifted_at__isnull=True)
+
+
 def _status_from_orders(wallet: Wallet) -> AccountStatus:
     """What the orders in force make of a wallet: frozen if any full order is, else
     receive-only if any receive-only order is, else active."""
-    scopes = set(
-        FreezeOrder.objects.filter(wallet=wallet, lifted_at__isnull=True).values_list(
-            "scope", flat=True
-        )
-    )
+    scopes = set(_orders_in_force(wallet).values_list("scope", flat=True))
     if FreezeScope.FULL in scopes:
         return AccountStatus.FROZEN
     if FreezeScope.RECEIVE_ONLY in scopes:
@@ -60,6 +60,14 @@ def _apply_status(
         )
         ledger.accounts_set_policy(account_ids=[account.pk], status=status)
     wallet.account.status = status
+
+
+def _follow_orders(*, actor: Actor, wallet: Wallet, account: Account, order, reason) -> None:
+    """The wallet's status as the orders now in force make it, after `order` changed."""
+    status = _status_from_orders(wallet)
+    _apply_status(
+        actor=actor, wallet=wallet, account=account, status=status, reason=reason, order=order
+    )
 
 
 def _require_reason(reason: str) -> str:
@@ -93,13 +101,12 @@ def wallet_freeze(*, actor: Actor, wallet: Wallet, scope: FreezeScope, reason: s
         reason=reason,
         ordered_by=actor.user,
     )
-    _apply_status(
+    _follow_orders(
         actor=actor,
         wallet=wallet,
         account=account,
-        status=_status_from_orders(wallet),
-        reason=f"freeze order #{order.pk}: {reason}",
         order=order,
+        reason=f"freeze order #{order.pk}: {reason}",
     )
     return order
 
@@ -130,13 +137,12 @@ def freeze_lift(*, actor: Actor, order: FreezeOrder, reason: str) -> FreezeOrder
     order.lifted_by = actor.user
     order.lift_reason = reason
     order.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
-    _apply_status(
+    _follow_orders(
         actor=actor,
         wallet=wallet,
         account=account,
-        status=_status_from_orders(wallet),
-        reason=f"freeze order #{order.pk} lifted: {reason}",
         order=order,
+        reason=f"freeze order #{order.pk} lifted: {reason}",
     )
     return order
 
@@ -149,7 +155,7 @@ def wallet_close(*, actor: Actor, wallet: Wallet, reason: str) -> Wallet:
     account = _locked_account(wallet)
     if account.balance != 0:
         raise WalletError(ErrorCode.INVALID_STATE, "unload the balance before closing a wallet")
-    if FreezeOrder.objects.filter(wallet=wallet, lifted_at__isnull=True).exists():
+    if _orders_in_force(wallet).exists():
         raise WalletError(ErrorCode.INVALID_STATE, "a wallet under a freeze order cannot close")
     _apply_status(
         actor=actor, wallet=wallet, account=account, status=AccountStatus.CLOSED, reason=reason

@@ -28,7 +28,7 @@ def wallet_load(*, actor: Actor, wallet: Wallet, amount: int, idempotency_key: s
     require_operates_wallet(actor, wallet)
     transfer, _ = ledger.transfer_submit(
         kind=TransferKind.LOAD,
-        legs=[LegSpec(_vault_account_id(wallet.operator_id), wallet.account_id, amount)],
+        legs=[LegSpec(wallet.operator.vault_account_id, wallet.account_id, amount)],
         idempotency_key=idempotency_key,
     )
     return transfer
@@ -40,7 +40,7 @@ def wallet_unload(*, actor: Actor, wallet: Wallet, amount: int, idempotency_key:
     require_operates_wallet(actor, wallet)
     transfer, _ = ledger.transfer_submit(
         kind=TransferKind.UNLOAD,
-        legs=[LegSpec(wallet.account_id, _vault_account_id(wallet.operator_id), amount)],
+        legs=[LegSpec(wallet.account_id, wallet.operator.vault_account_id, amount)],
         idempotency_key=idempotency_key,
     )
     return transfer
