@@ -278,6 +278,31 @@ EWALLET_IDENTITY_LINK_KEY = (
     bytes.fromhex(os.environ.get("EWALLET_IDENTITY_LINK_KEY", ""))
     or hashlib.sha256(b"identity-link:" + SECRET_KEY.encode()).digest()
 )
+# Merchant acquiring. The key that signs payment requests' QR payloads (wallets/qr.py): hex,
+# by default derived from SECRET_KEY like the identity-link key.
+EWALLET_QR_KEY = (
+    bytes.fromhex(os.environ.get("EWALLET_QR_KEY", ""))
+    or hashlib.sha256(b"qr-payload:" + SECRET_KEY.encode()).digest()
+)
+# How long a dynamic payment request is payable when its merchant names no expiry, and at
+# most, in seconds.
+EWALLET_REQUEST_TTL_SECONDS = env_int("EWALLET_REQUEST_TTL_SECONDS", 15 * 60)
+EWALLET_REQUEST_MAX_TTL_SECONDS = env_int("EWALLET_REQUEST_MAX_TTL_SECONDS", 7 * 24 * 3600)
+# How long after a payment its merchant may refund it, in days.
+EWALLET_REFUND_WINDOW_DAYS = env_int("EWALLET_REFUND_WINDOW_DAYS", 180)
+# Webhooks: per-attempt timeout (seconds), how long a delivery is retried before it is
+# given up (seconds), the first retry's delay (doubling each time, with jitter), how long
+# a rotated-out secret still signs beside the new one (seconds), and whether targets on
+# private or loopback addresses are allowed (link-local ones never are).
+EWALLET_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("EWALLET_WEBHOOK_TIMEOUT_SECONDS", "5"))
+EWALLET_WEBHOOK_RETRY_SECONDS = env_int("EWALLET_WEBHOOK_RETRY_SECONDS", 24 * 3600)
+EWALLET_WEBHOOK_FIRST_RETRY_SECONDS = float(
+    os.environ.get("EWALLET_WEBHOOK_FIRST_RETRY_SECONDS", "10")
+)
+EWALLET_WEBHOOK_ROTATION_GRACE_SECONDS = env_int(
+    "EWALLET_WEBHOOK_ROTATION_GRACE_SECONDS", 24 * 3600
+)
+EWALLET_WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("EWALLET_WEBHOOK_ALLOW_PRIVATE_TARGETS", True)
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,8 @@
 """Who is acting: every service of `wallets.services` takes one, keyword-only, as `actor`.
 
 An `Actor` is a user as this system knows them: their roles (groups), the operator they
-work for (operator staff), the holder they are (a wallet holder's own login). The system
+work for (operator staff), the holder they are (a wallet holder's own login), the merchant
+they work for (merchant staff, who see what its holder record and wallets see). The system
 actor is the machine itself: a Celery task finishing work someone was allowed to ask for,
 or a command run by whoever holds the server's shell (the demo, seeding, `apitoken`).
 """
@@ -9,7 +10,7 @@ or a command run by whoever holds the server's shell (the demo, seeding, `apitok
 from dataclasses import dataclass
 
 from wallets.auth import remembered
-from wallets.models import Holder, KycMethod, OperatorStaff
+from wallets.models import Holder, KycMethod, MerchantStaff, OperatorStaff
 from wallets.roles import CENTRAL_BANK_ROLES, Role
 
 
@@ -19,6 +20,8 @@ class Actor:
     roles: frozenset[Role] = frozenset()
     operator_id: int | None = None  # the operator this user works for, as its staff
     holder_id: int | None = None  # the holder this user is
+    merchant_id: int | None = None  # the merchant this user works for, as its staff
+    merchant_holder_id: int | None = None  # and that merchant's holder record
     is_system: bool = False
 
     @classmethod
@@ -26,8 +29,16 @@ class Actor:
         """The actor for a user (anonymous: no roles, no scope)."""
         if user is None or not getattr(user, "is_authenticated", False):
             return cls(user=None)
-        roles, operator_id, holder_id = remembered("actor", user.pk, lambda: _facts(user))
-        return cls(user=user, roles=roles, operator_id=operator_id, holder_id=holder_id)
+        roles, operator_id, holder_id, merchant = remembered("actor", user.pk, lambda: _facts(user))
+        merchant_id, merchant_holder_id = merchant
+        return cls(
+            user=user,
+            roles=roles,
+            operator_id=operator_id,
+            holder_id=holder_id,
+            merchant_id=merchant_id,
+            merchant_holder_id=merchant_holder_id,
+        )
 
     @classmethod
     def system(cls) -> "Actor":
@@ -60,7 +71,7 @@ class Actor:
         return holder.kyc_method != KycMethod.PHONE_ONLY
 
 
-def _facts(user) -> tuple[frozenset[Role], int | None, int | None]:
+def _facts(user) -> tuple[frozenset[Role], int | None, int | None, tuple[int | None, ...]]:
     if user.is_superuser:
         roles = frozenset(Role)
     else:
@@ -74,7 +85,14 @@ def _facts(user) -> tuple[frozenset[Role], int | None, int | None]:
             .first()
         )
     holder_id = Holder.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
-    return roles, operator_id, holder_id
+    merchant: tuple[int | None, ...] = (None, None)
+    if Role.MERCHANT in roles:
+        merchant = (
+            MerchantStaff.objects.filter(user_id=user.pk)
+            .values_list("merchant_id", "merchant__holder_id")
+            .first()
+        ) or (None, None)
+    return roles, operator_id, holder_id, merchant
 
 
 def request_actor(request) -> Actor:

@@ -13,7 +13,7 @@ from django.db.models import Q
 from ewallet.errors import ErrorCode
 from wallets.actors import Actor
 from wallets.exceptions import WalletError
-from wallets.models import FreezeAuthority, FreezeOrder, Holder, KycMethod, Wallet
+from wallets.models import FreezeAuthority, FreezeOrder, Holder, KycMethod, Merchant, Wallet
 from wallets.roles import Role
 
 # ---------------------------------------------------------------- wallets
@@ -21,11 +21,12 @@ from wallets.roles import Role
 
 def _seen(actor: Actor, operator_id: int, holder_id: int) -> bool:
     """Wallets and KYC records alike: the central bank sees every one; an operator's staff
-    its operator's; a holder their own."""
+    its operator's; a holder their own; a merchant's staff their merchant's."""
     return (
         actor.is_central_bank
         or actor.is_staff_of(operator_id)
         or (actor.holder_id is not None and actor.holder_id == holder_id)
+        or (actor.merchant_holder_id is not None and actor.merchant_holder_id == holder_id)
     )
 
 
@@ -38,6 +39,8 @@ def _seen_scope(actor: Actor, holder_field: str) -> Q | None:
         scope |= Q(operator_id=actor.operator_id)
     if actor.holder_id is not None:
         scope |= Q(**{holder_field: actor.holder_id})
+    if actor.merchant_holder_id is not None:
+        scope |= Q(**{holder_field: actor.merchant_holder_id})
     return scope
 
 
@@ -143,6 +146,46 @@ def identity_shown(actor: Actor, prefix: str = "") -> Q:
 def require_staff_of(actor: Actor, operator_id: int, what: str) -> None:
     if not actor.is_staff_of(operator_id):
         raise WalletError(ErrorCode.PERMISSION_DENIED, f"only the operator's staff {what}")
+
+
+# ---------------------------------------------------------------- merchants
+
+
+def sees_merchant(actor: Actor, merchant: Merchant) -> bool:
+    """A merchant and everything it receives (requests, payments, refunds, webhooks): the
+    central bank, its acquiring operator's staff, and its own staff."""
+    return (
+        actor.is_central_bank
+        or actor.is_staff_of(merchant.operator_id)
+        or (actor.merchant_id is not None and actor.merchant_id == merchant.pk)
+    )
+
+
+def merchant_scope(actor: Actor, prefix: str = "") -> Q | None:
+    """`sees_merchant` as a filter on Merchant, or through `prefix` (e.g. "merchant__");
+    None means every row."""
+    if actor.is_central_bank:
+        return None
+    scope = Q(pk__in=[])
+    if actor.operator_id is not None:
+        scope |= Q(**{f"{prefix}operator_id": actor.operator_id})
+    if actor.merchant_id is not None:
+        scope |= Q(**{f"{prefix}pk" if prefix == "" else f"{prefix}id": actor.merchant_id})
+    return scope
+
+
+def acts_for_merchant(actor: Actor, merchant: Merchant) -> bool:
+    """Payment requests, refunds and webhooks: the merchant's own staff only. Its operator
+    registers it and enrols its staff, but does not take or give back its money."""
+    return actor.merchant_id is not None and actor.merchant_id == merchant.pk
+
+
+def require_acts_for_merchant(actor: Actor, merchant: Merchant, what: str) -> Merchant:
+    if not sees_merchant(actor, merchant):
+        raise WalletError(ErrorCode.NOT_FOUND, f"no merchant {merchant.code}")
+    if not acts_for_merchant(actor, merchant):
+        raise WalletError(ErrorCode.PERMISSION_DENIED, f"only the merchant's staff {what}")
+    return merchant
 
 
 # ---------------------------------------------------------------- roles

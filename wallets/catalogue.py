@@ -53,3 +53,43 @@ def seed_reference_data(wallet_class_model) -> None:
                 **{f: None if v is None else v * 100 for f, v in zip(fields, limits, strict=True)},
             },
         )
+
+
+# ISO 18245 merchant category codes a registration may use: the common retail ones.
+MERCHANT_CATEGORIES = {
+    "4111": "Commuter transport",
+    "4121": "Taxis and ride hailing",
+    "4814": "Telecommunication services",
+    "4900": "Utilities",
+    "5311": "Department stores",
+    "5331": "Variety stores",
+    "5411": "Grocery stores and supermarkets",
+    "5499": "Convenience and speciality food stores",
+    "5541": "Service stations",
+    "5651": "Family clothing stores",
+    "5732": "Electronics stores",
+    "5812": "Restaurants",
+    "5814": "Fast food",
+    "5912": "Pharmacies",
+    "5942": "Book stores",
+    "5999": "Miscellaneous retail",
+    "7011": "Hotels",
+    "7832": "Cinemas",
+    "8062": "Hospitals",
+    "8220": "Universities and colleges",
+    "9311": "Tax payments",
+    "9399": "Government services",
+}
+
+# GB/T 2260 administrative division codes of the pilot areas the defaults come from.
+REGIONS = {
+    "110105": "Beijing, Chaoyang",
+    "310115": "Shanghai, Pudong",
+    "320505": "Suzhou, Huqiu",
+    "320508": "Suzhou, Gusu",
+    "440303": "Shenzhen, Luohu",
+    "440304": "Shenzhen, Futian",
+    "440305": "Shenzhen, Nanshan",
+    "510107": "Chengdu, Wuhou",
+    "130629": "Xiong'an, Rongcheng",
+}

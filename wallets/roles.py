@@ -13,6 +13,7 @@ class Role(StrEnum):
     CB_AUDITOR = "cb_auditor"  # read-only
     CB_POLICY = "cb_policy"  # edits wallet-class limits
     OPERATOR_STAFF = "operator_staff"
+    MERCHANT = "merchant"  # a merchant's own staff: its payments, QR requests, refunds, webhooks
 
 
 CENTRAL_BANK_ROLES = frozenset({Role.CB_ISSUER, Role.CB_APPROVER, Role.CB_AUDITOR, Role.CB_POLICY})
@@ -23,6 +24,16 @@ _LEDGER = [
     "settlement.view_auditleaf",
     "settlement.view_checkpoint",
     "settlement.view_signingkey",
+]
+# Merchants and what they receive: each role sees the rows in its scope (selectors).
+_ACQUIRING_VIEW = [
+    "wallets.view_merchant",
+    "wallets.view_paymentrequest",
+    "wallets.view_merchantpayment",
+    "wallets.view_refund",
+    "wallets.view_webhookendpoint",
+    "wallets.view_webhookdelivery",
+    "wallets.view_webhookattempt",
 ]
 _CENTRAL_BANK_VIEW = [
     "wallets.view_operator",
@@ -36,6 +47,7 @@ _CENTRAL_BANK_VIEW = [
     "wallets.view_auditverification",
     "wallets.add_auditverification",  # "verify now": a read-only check any of them may run
     *_LEDGER,
+    *_ACQUIRING_VIEW,
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
@@ -63,6 +75,20 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "settlement.view_transfer",
         "settlement.view_posting",
         "settlement.view_checkpoint",
+        *_ACQUIRING_VIEW,
+        "wallets.add_merchant",  # register a merchant and enrol its staff
+        "wallets.view_merchantstaff",
+    ],
+    Role.MERCHANT: [
+        *_ACQUIRING_VIEW,
+        "wallets.view_wallet",  # its own settlement wallet
+        "settlement.view_transfer",  # payments into it and refunds out of it
+        "wallets.add_paymentrequest",
+        "wallets.change_paymentrequest",  # cancel
+        "wallets.add_refund",
+        "wallets.add_webhookendpoint",
+        "wallets.change_webhookendpoint",  # rotate the secret, switch off
+        "wallets.change_webhookdelivery",  # redeliver
     ],
 }
 
