@@ -37,6 +37,16 @@ class ErrorCode(StrEnum):
     FREEZE_AUTHORITY = "FREEZE_AUTHORITY"  # only the authority that gave a freeze lifts it
     TOKEN_LIMIT = "TOKEN_LIMIT"  # too many live API tokens for one user
     CONFLICT = "CONFLICT"
+    # Merchant acquiring: QR payment requests and refunds
+    MERCHANT_SUSPENDED = "MERCHANT_SUSPENDED"
+    REQUEST_FORGED = "REQUEST_FORGED"  # not a code we signed
+    REQUEST_ALTERED = "REQUEST_ALTERED"  # one we signed, changed since
+    REQUEST_EXPIRED = "REQUEST_EXPIRED"
+    REQUEST_CANCELLED = "REQUEST_CANCELLED"
+    REQUEST_ALREADY_PAID = "REQUEST_ALREADY_PAID"
+    NOT_REFUNDABLE = "NOT_REFUNDABLE"  # not a settled payment to this merchant
+    REFUND_WINDOW_CLOSED = "REFUND_WINDOW_CLOSED"
+    REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -55,6 +65,15 @@ STATUS_BY_CODE = {
     ErrorCode.WALLET_CLOSED: 409,
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.MERCHANT_SUSPENDED: 409,
+    ErrorCode.REQUEST_FORGED: 400,
+    ErrorCode.REQUEST_ALTERED: 400,
+    ErrorCode.REQUEST_EXPIRED: 409,
+    ErrorCode.REQUEST_CANCELLED: 409,
+    ErrorCode.REQUEST_ALREADY_PAID: 409,
+    ErrorCode.NOT_REFUNDABLE: 409,
+    ErrorCode.REFUND_WINDOW_CLOSED: 409,
+    ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -17,7 +17,7 @@ from settlement.models import Account, Transfer
 from settlement.services import transfers_settle
 from wallets import services
 from wallets.actors import Actor
-from wallets.models import HolderKind, KycMethod, Operator, Wallet
+from wallets.models import HolderKind, KycMethod, Merchant, Operator, Wallet
 from wallets.roles import Role
 
 KYC_FOR_CLASS = {
@@ -63,6 +63,17 @@ def staff_of(operator: Operator, username: str) -> Actor:
     user = User.objects.create_user(username)
     services.operator_staff_assign(actor=Actor.system(), user=user, operator=operator)
     return Actor.of(user)
+
+
+@dataclass(frozen=True)
+class MerchantAt:
+    merchant: Merchant
+    staff: Actor  # the merchant's own login
+    token: str  # its API token's secret
+
+    @property
+    def wallet(self) -> Wallet:
+        return self.merchant.settlement_wallet
 
 
 @dataclass
@@ -169,6 +180,24 @@ class World:
             idempotency_key=idempotency_key or key("pay"),
         )
         return transfer
+
+    def merchant(
+        self, name: str, *, operator: str = "ICBC", mcc: str = "5411", region: str = "440303"
+    ) -> "MerchantAt":
+        """A merchant registered by `operator`'s staff, and one login of its own staff."""
+        merchant = services.merchant_register(
+            actor=self.staff_of[operator],
+            operator=self.operators[operator],
+            name=name,
+            mcc=mcc,
+            region=region,
+            licence_number=f"91440300MA5{next(_keys):07d}",
+            bank_account="6222000011113333",
+        )
+        secret, token = services.merchant_staff_enrol(
+            actor=self.staff_of[operator], merchant=merchant, name="till"
+        )
+        return MerchantAt(merchant, Actor.of(token.user), secret)
 
     @staticmethod
     def state(transfer: Transfer) -> tuple[str, str]:

@@ -35,9 +35,25 @@ from settlement.models import (
 from settlement.rules import limit_periods
 from settlement.selectors import MoneyTotals, money_totals
 from wallets.actors import Actor
-from wallets.authority import holder_scope, identity_shown, operated_wallet_scope, wallet_scope
+from wallets.authority import (
+    holder_scope,
+    identity_shown,
+    merchant_scope,
+    operated_wallet_scope,
+    wallet_scope,
+)
 from wallets.exceptions import WalletError
-from wallets.models import FreezeOrder, Holder, IssuanceRequest, Operator, Wallet
+from wallets.models import (
+    FreezeOrder,
+    Holder,
+    IssuanceRequest,
+    Merchant,
+    MerchantPayment,
+    Operator,
+    PaymentRequest,
+    Refund,
+    Wallet,
+)
 
 
 def wallets_visible_to(actor: Actor) -> QuerySet[Wallet]:
@@ -142,6 +158,36 @@ def issuances_visible_to(actor: Actor) -> QuerySet[IssuanceRequest]:
     if actor.operator_id is not None:
         return requests.filter(operator_id=actor.operator_id)
     return requests.none()
+
+
+# ---------------------------------------------------------------- merchants
+
+
+def _in_merchant_scope(queryset, actor: Actor, prefix: str):
+    scope = merchant_scope(actor, prefix)
+    return queryset if scope is None else queryset.filter(scope)
+
+
+def merchants_visible_to(actor: Actor) -> QuerySet[Merchant]:
+    merchants = Merchant.objects.select_related("operator", "settlement_wallet")
+    return _in_merchant_scope(merchants, actor, "")
+
+
+def payment_requests_visible_to(actor: Actor) -> QuerySet[PaymentRequest]:
+    requests = PaymentRequest.objects.select_related("merchant")
+    return _in_merchant_scope(requests, actor, "merchant__")
+
+
+def merchant_payments_visible_to(actor: Actor) -> QuerySet[MerchantPayment]:
+    payments = MerchantPayment.objects.select_related(
+        "merchant", "request", "transfer", "payer_wallet"
+    )
+    return _in_merchant_scope(payments, actor, "merchant__")
+
+
+def refunds_visible_to(actor: Actor) -> QuerySet[Refund]:
+    refunds = Refund.objects.select_related("merchant", "original", "transfer")
+    return _in_merchant_scope(refunds, actor, "merchant__")
 
 
 # ---------------------------------------------------------------- one wallet

@@ -13,6 +13,19 @@ which accounts and how much, and the ledger decides whether it can happen (funds
 freezes, a suspended operator), so a refusal there is a REJECTED transfer, never an error.
 """
 
+from wallets.services.acquiring import (
+    RequestPayment,
+    RequestState,
+    collection_code_create,
+    payment_request_cancel,
+    payment_request_create,
+    payment_request_pay,
+    refund_create,
+    refundable,
+    request_from_payload,
+    request_payload,
+    request_state,
+)
 from wallets.services.audit import (
     audit_verification_request,
     audit_verification_run,
@@ -43,6 +56,11 @@ from wallets.services.issuance import (
     issuance_reject,
     issuance_request,
 )
+from wallets.services.merchants import (
+    merchant_register,
+    merchant_set_status,
+    merchant_staff_enrol,
+)
 from wallets.services.payments import (
     LoadSpec,
     PaymentSpec,
@@ -56,9 +74,12 @@ from wallets.services.payments import (
 __all__ = [
     "LoadSpec",
     "PaymentSpec",
+    "RequestPayment",
+    "RequestState",
     "audit_verification_request",
     "audit_verification_run",
     "central_bank_ensure",
+    "collection_code_create",
     "freeze_lift",
     "holder_device_enrol",
     "holder_onboard",
@@ -66,12 +87,23 @@ __all__ = [
     "issuance_approve",
     "issuance_reject",
     "issuance_request",
+    "merchant_register",
+    "merchant_set_status",
+    "merchant_staff_enrol",
     "operator_onboard",
     "operator_set_status",
     "operator_staff_assign",
+    "payment_request_cancel",
+    "payment_request_create",
+    "payment_request_pay",
     "payment_submit",
     "payments_submit_many",
     "reference_data_ensure",
+    "refund_create",
+    "refundable",
+    "request_from_payload",
+    "request_payload",
+    "request_state",
     "wallet_change_class",
     "wallet_class_update",
     "wallet_classes_apply_preset",
