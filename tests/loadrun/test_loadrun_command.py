@@ -13,6 +13,7 @@ from settlement.audit.verify import audit_verify
 from settlement.models import Transfer
 from tests.api.test_end_to_end import server  # noqa: F401  (fixtures)
 from tests.settlement.test_workers import start_worker  # noqa: F401
+from wallets.models import MerchantPayment, Refund
 
 CHECKS = {"exactly_once", "money_conserved", "no_negative_balance", "audit_verify"}
 
@@ -53,6 +54,27 @@ def test_a_small_inprocess_run_writes_its_report_and_passes_its_checks(
         assert f'src="{chart}"' in (folder / "report.html").read_text()
     assert not Transfer.objects.filter(state="RECEIVED").exists()
     assert audit_verify().ok
+
+
+def test_a_retail_run_pays_by_qr_refunds_and_keeps_every_fen(transactional_db, audit_key, tmp_path):
+    report = run(
+        tmp_path, "retail", scenario="retail", transfers=2_000, seed=5, people=100, merchants=10
+    )
+    assert all(check["ok"] for check in report["checks"].values()), report["checks"]
+    by_kind = report["transfers"]["accepted_by_kind"]
+    assert by_kind["qr"] > 800 and by_kind["refund"] > 0
+    assert MerchantPayment.objects.count() == by_kind["qr"]
+    assert Refund.objects.count() == by_kind["refund"]
+    # Every refund gives back at most what its payment took, to the wallet that paid.
+    for refund in Refund.objects.select_related("original", "transfer"):
+        payment = MerchantPayment.objects.get(transfer=refund.original)
+        assert refund.amount <= payment.amount
+        leg = refund.transfer.legs.get()
+        assert leg.credit_id == payment.payer_wallet.account_id
+    refused = report["transfers"]["refused_at_submit"]
+    accepted = report["transfers"]["accepted"]
+    assert accepted + sum(refused.values()) == 2_000
+    assert set(refused) <= {"NOT_REFUNDABLE"}  # refunds of payments that were rejected
 
 
 def test_the_same_seed_gives_the_same_run_and_compare_shows_both(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from wallets.loadrun.population import population_plan
+from wallets.loadrun.population import REFUND_LAG, population_plan
 from wallets.loadrun.scenarios import (
     SCENARIOS,
     offered_by,
@@ -43,6 +43,25 @@ def test_payday_loads_first_then_a_rush_on_a_few_merchants():
     top5 = {m.index for m in sorted(population.merchants, key=lambda m: -m.weight)[:5]}
     to_merchants = [t for t in rush if t.kind == "merchant"]
     assert sum(t.payee in top5 for t in to_merchants) / len(to_merchants) > 0.75
+
+
+def test_retail_pays_merchants_by_qr_and_refunds_some_earlier_qr_payments():
+    segments = timeline(SCENARIOS["retail"], 20_000, None)
+    population = population_plan(seed=2, people=400, merchants=40)
+    planned = list(plan(population, segments, 2))
+    by_index = {t.index: t for t in planned}
+    qr = [t for t in planned if t.kind == "qr"]
+    refunds = [t for t in planned if t.kind == "refund"]
+    to_merchants = qr + [t for t in planned if t.kind == "merchant"]
+    assert 0.7 < len(qr) / len(to_merchants) < 0.8
+    assert 0.03 < len(refunds) / len(qr) < 0.07
+    for refund in refunds:
+        paid = by_index[refund.payee]
+        # Of an earlier QR payment, by the merchant paid, all of it or half.
+        assert paid.kind == "qr" and paid.index <= refund.index - REFUND_LAG
+        assert refund.payer == paid.payee
+        assert refund.amount in (paid.amount, max(1, paid.amount // 2))
+    assert len({r.payee for r in refunds}) == len(refunds)  # each payment refunded once
 
 
 def test_unpaced_runs_offer_everything_at_once():

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from django.db import transaction
 
+from ewallet.errors import ErrorCode, EwalletError
+from settlement.models import Transfer
 from wallets import services
 from wallets.actors import Actor
 from wallets.auth import token_issue, tokens_revoke_all
@@ -74,6 +76,9 @@ class Driver:
         # Accepted transfer id -> when it was offered (time.time()); HTTP drivers only.
         self.offered_at: dict[int, float] = {}
         self.batch_sizes: list[int] = []  # payments per /transfers/batch request
+        self.accepted_by_kind: Counter = Counter()  # "qr" and "refund" items accepted
+        # Planned index of a QR payment -> its transfer, for a later refund of it.
+        self.qr_transfers: dict[int, int] = {}
 
     def key(self, index: int) -> str:
         return f"loadrun:{self.run_id}:{index}"
@@ -106,7 +111,11 @@ class InProcessDriver(Driver):
         people = self.wallets.people
         payments: dict[int, list] = {}
         loads: dict[int, list] = {}
+        acquiring = []
         for item in items:
+            if item.kind in ("qr", "refund"):
+                acquiring.append(item)
+                continue
             number, _, operator_id = people[item.payer]
             if item.kind == "load":
                 loads.setdefault(operator_id, []).append(
@@ -129,12 +138,59 @@ class InProcessDriver(Driver):
                 outcomes += services.payments_submit_many(actor=staff[operator_id], payments=specs)
             for operator_id, specs in loads.items():
                 outcomes += services.wallet_loads_submit_many(actor=staff[operator_id], loads=specs)
+            for item in acquiring:
+                self.submit_acquiring(item)
         for outcome in outcomes:
             if outcome.error is not None:
                 self.refused[str(outcome.error.code)] += 1
             elif outcome.created:
                 self.accepted_ids.add(outcome.transfer_id)
         self.accepted = len(self.accepted_ids)
+
+    def submit_acquiring(self, item) -> None:
+        """One QR payment (the merchant asks, the payer's app pays through its operator) or
+        one refund, as a till and a wallet app would send them: each on its own, in a
+        savepoint of the chunk's transaction (whose commit rings settlement once)."""
+        try:
+            with transaction.atomic():
+                transfer_id = acquiring_submit(
+                    item, self.wallets, self.key(item.index), self.qr_transfers
+                )
+        except EwalletError as error:
+            self.refused[str(error.code)] += 1
+            return
+        self.accepted_ids.add(transfer_id)
+        self.accepted_by_kind[item.kind] += 1
+        if item.kind == "qr":
+            self.qr_transfers[item.index] = transfer_id
+
+
+def acquiring_submit(item, wallets, key: str, qr_transfers: dict[int, int]) -> int:
+    """The transfer id of a QR payment or refund submitted through the services."""
+    if item.kind == "refund":
+        original = qr_transfers.get(item.payee)
+        if original is None:  # the payment itself was refused
+            raise EwalletError(ErrorCode.NOT_REFUNDABLE, "the payment was never made")
+        record = wallets.merchant_records[item.payer]
+        refund = services.refund_create(
+            actor=record.staff,
+            original=Transfer.objects.get(pk=original),
+            amount=item.amount,
+            idempotency_key=key,
+        )
+        return refund.transfer_id
+    record = wallets.merchant_records[item.payee]
+    number, _, operator_id = wallets.people[item.payer]
+    request = services.payment_request_create(
+        actor=record.staff, merchant=record.merchant, amount=item.amount, order_reference=key
+    )
+    paid = services.payment_request_pay(
+        actor=wallets.staff[operator_id],
+        payload=services.request_payload(request),
+        wallet=number,
+        idempotency_key=key,
+    )
+    return paid.transfer.pk
 
 
 def make_driver(options, wallets, run: str) -> Driver:

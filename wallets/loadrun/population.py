@@ -103,15 +103,23 @@ def population_plan(
     return Population(seed=seed, people=tuple(persons), merchants=tuple(shops))
 
 
+# A refund gives back a QR payment made at least this many transfers earlier (so it has
+# usually settled), all of it or half.
+REFUND_LAG = 1_000
+
+
 @dataclass(frozen=True)
 class Planned:
-    """One transfer a run will offer: a payment (payee a merchant or a person) or a load."""
+    """One transfer a run will offer: a payment (payee a merchant or a person), a load, a
+    merchant payment by scanning the merchant's QR request ("qr"), or a merchant's refund
+    of an earlier QR payment ("refund": `payer` is the merchant, `payee` the index of the
+    payment refunded)."""
 
     index: int
     phase: int
-    kind: str  # "merchant", "p2p" or "load"
-    payer: int  # person index (for a load: the person loaded)
-    payee: int  # merchant or person index (-1 for a load)
+    kind: str  # "merchant", "p2p", "load", "qr" or "refund"
+    payer: int  # person index (for a load: the person loaded; for a refund: the merchant)
+    payee: int  # merchant or person index (-1 for a load; the refunded index for a refund)
     amount: int  # fen
 
 
@@ -120,7 +128,8 @@ class PaymentStream:
 
     `merchant_share` of payments go to merchants (the rest person to person); when
     `hot_merchants` is set, `hot_share` of merchant payments go to that many most popular
-    shops (a payday rush on a few chains).
+    shops (a payday rush on a few chains). `qr_share` of merchant payments are made by
+    scanning a dynamic QR request, and `refund_share` of QR payments are later refunded.
     """
 
     def __init__(self, population: Population, rng: random.Random) -> None:
@@ -129,6 +138,7 @@ class PaymentStream:
         by_weight = sorted(population.merchants, key=lambda m: -m.weight)
         self.by_popularity = [m.index for m in by_weight]
         self.cumulative = list(itertools.accumulate(m.weight for m in population.merchants))
+        self.to_refund: list[Planned] = []  # QR payments drawn for a refund, oldest first
 
     def merchant(self, hot_merchants: int | None, hot_share: float) -> int:
         if hot_merchants and self.rng.random() < hot_share:
@@ -150,13 +160,24 @@ class PaymentStream:
         merchant_share: float,
         hot_merchants: int | None,
         hot_share: float,
+        qr_share: float = 0.0,
+        refund_share: float = 0.0,
     ) -> Planned:
+        if self.to_refund and self.to_refund[0].index <= index - REFUND_LAG:
+            paid = self.to_refund.pop(0)
+            amount = paid.amount if self.rng.random() < 0.5 else max(1, paid.amount // 2)
+            return Planned(index, phase, "refund", paid.payee, paid.index, amount)
         people = len(self.population.people)
         payer = self.rng.randrange(people)
         if kind == "load":
             return Planned(index, phase, "load", payer, -1, self.rng.randint(50, 2_000) * 100)
         if self.rng.random() < merchant_share or people < 2:
             payee = self.merchant(hot_merchants, hot_share)
+            if qr_share and self.rng.random() < qr_share:
+                paid = Planned(index, phase, "qr", payer, payee, self.amount(45))
+                if self.rng.random() < refund_share:
+                    self.to_refund.append(paid)
+                return paid
             # Mostly everyday purchases; a few big tickets that small classes' limits refuse.
             if self.rng.random() < 0.03:
                 return Planned(

@@ -158,6 +158,8 @@ def headline(report: dict) -> list[tuple[str, object]]:
         ("database", report["machine"].get("database")),
         ("transfers offered", transfers["offered"]),
         ("accepted", transfers["accepted"]),
+        ("of which QR payments", (transfers.get("accepted_by_kind") or {}).get("qr")),
+        ("of which refunds", (transfers.get("accepted_by_kind") or {}).get("refund")),
         ("settled", transfers["settled"]),
         ("rejected", transfers["rejected"]),
         ("offered tps", report["offered_tps"]),

@@ -18,7 +18,7 @@ from settlement.models import Transfer
 from wallets.loadrun import stats
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_KINDS = ("P2P", "MERCHANT", "LOAD")
+RUN_KINDS = ("P2P", "MERCHANT", "LOAD", "REFUND")
 
 
 def run_rows(after: int) -> list[tuple]:
@@ -137,6 +137,7 @@ def build_report(
             "offered": options.transfers,
             "accepted": driver.accepted,
             "refused_at_submit": dict(driver.refused),
+            "accepted_by_kind": dict(driver.accepted_by_kind) or None,
             "settled": sum(1 for r in rows if r[2] == "SETTLED"),
             "rejected": sum(rejections.values()),
         },

@@ -22,6 +22,8 @@ class Phase:
     merchant_share: float = 0.7
     hot_merchants: int | None = None
     hot_share: float = 0.0
+    qr_share: float = 0.0  # of merchant payments, made by scanning a dynamic QR request
+    refund_share: float = 0.0  # of QR payments, refunded later (all or half)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,12 @@ SCENARIOS = {
                     hot_share=0.8,
                 ),
             ),
+        ),
+        Scenario(
+            "retail",
+            "merchant acquiring: 80% of payments to merchants, most by scanning the "
+            "merchant's dynamic QR request, and 5% of those refunded later, all or half",
+            (Phase("retail", 1.0, merchant_share=0.8, qr_share=0.75, refund_share=0.05),),
         ),
     ]
 }
@@ -140,4 +148,6 @@ def plan(population: Population, segments: list[Segment], seed: int) -> Iterator
                 merchant_share=phase.merchant_share,
                 hot_merchants=phase.hot_merchants,
                 hot_share=phase.hot_share,
+                qr_share=phase.qr_share,
+                refund_share=phase.refund_share,
             )

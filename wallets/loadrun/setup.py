@@ -11,6 +11,7 @@ the next needs the money.
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -22,9 +23,10 @@ from settlement.models import Transfer, TransferState
 from settlement.services import transfers_settle
 from wallets import services
 from wallets.actors import Actor
-from wallets.catalogue import OPERATORS
-from wallets.loadrun.population import MARKET_SHARE, Merchant, Person, Population, population_plan
-from wallets.models import HolderKind, IssuanceDirection, KycMethod, Operator, WalletClass
+from wallets.catalogue import OPERATORS, REGIONS
+from wallets.loadrun.population import MARKET_SHARE, Person, Population, population_plan
+from wallets.loadrun.population import Merchant as PlannedMerchant
+from wallets.models import IssuanceDirection, KycMethod, Merchant, Operator, WalletClass
 from wallets.roles import Role
 
 CHUNK = 500  # holders and wallets, or loads, per transaction
@@ -105,6 +107,25 @@ class OpenedWallet(NamedTuple):
     operator_id: int
 
 
+class MerchantRecord(NamedTuple):
+    merchant: Merchant
+    staff: Actor  # its own staff: asks for payments, refunds
+    token: str  # that login's API token
+
+
+# What each synthetic trade sells, as an ISO 18245 category.
+TRADE_MCC = {
+    "noodles": "5812",
+    "grocery": "5411",
+    "pharmacy": "5912",
+    "bakery": "5499",
+    "tea": "5499",
+    "fruit": "5499",
+    "hotpot": "5812",
+    "books": "5942",
+}
+
+
 @dataclass
 class Wallets:
     """A built population's wallets, by person and merchant index, and who acts for each
@@ -114,6 +135,8 @@ class Wallets:
     merchants: list[OpenedWallet]
     staff: dict[int, Actor] = field(default_factory=dict)  # operator id -> staff
     tokens: dict[int, str] = field(default_factory=dict)  # operator id -> API token
+    # By merchant index: the registered merchant and a login of its own staff.
+    merchant_records: list[MerchantRecord] = field(default_factory=list)
 
 
 def population_build(
@@ -146,21 +169,34 @@ def population_build(
             bank_account=f"6222{p.index:012d}" if method == KycMethod.REMOTE_ID_BANK else "",
         )
 
-    def merchant(m: Merchant) -> OpenedWallet:
-        return _onboard(
-            staff[operators[m.operator].pk],
-            operators[m.operator],
-            display_name=f"{m.trade.title()} shop {run}-{m.index}",
-            kind=HolderKind.MERCHANT,
-            kyc_method=KycMethod.IN_PERSON,
-            id_number=f"9131{m.index:014d}",
+    regions = sorted(REGIONS)
+
+    def merchant(m: PlannedMerchant) -> MerchantRecord:
+        operator = operators[m.operator]
+        registered = services.merchant_register(
+            actor=staff[operator.pk],
+            operator=operator,
+            name=f"{m.trade.title()} shop {run}-{m.index}",
+            mcc=TRADE_MCC[m.trade],
+            region=regions[m.index % len(regions)],
+            licence_number=f"9131{m.index:014d}",
         )
+        token, issued = services.merchant_staff_enrol(
+            actor=staff[operator.pk], merchant=registered, name=f"till {run}", ttl=timedelta(days=1)
+        )
+        return MerchantRecord(registered, Actor.of(issued.user), token)
 
     people = _in_chunks(population.people, person)
-    merchants = _in_chunks(population.merchants, merchant)
+    merchant_records = _in_chunks(population.merchants, merchant)
+    merchants = [
+        OpenedWallet(wallet.number, wallet.account_id, wallet.operator_id)
+        for wallet in (record.merchant.settlement_wallet for record in merchant_records)
+    ]
     _load_opening(population.people, people, staff)
     settle()
-    return Wallets(people=people, merchants=merchants, staff=dict(staff))
+    return Wallets(
+        people=people, merchants=merchants, staff=dict(staff), merchant_records=merchant_records
+    )
 
 
 def _issue(population: Population, institutions: Institutions, extra: int, settle: Settle) -> None:

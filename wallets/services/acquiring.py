@@ -34,6 +34,19 @@ from wallets.models import (
     Wallet,
 )
 
+
+def _one(queryset):
+    """The row a unique lookup finds, or None. (`.first()` would order by id, and SQLite
+    then walks the table in id order instead of using the unique index.)"""
+    return next(iter(queryset[:1]), None)
+
+
+def _transfer_with_key(idempotency_key: str) -> int | None:
+    return _one(
+        Transfer.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True)
+    )
+
+
 # ---------------------------------------------------------------- requests
 
 
@@ -173,10 +186,10 @@ def request_from_payload(payload: str) -> PaymentRequest:
         raise WalletError(
             ErrorCode.REQUEST_FORGED, f"not an e-CNY payment code: {exc}", field="payload"
         ) from None
-    request = (
-        PaymentRequest.objects.select_related("merchant", "merchant__settlement_wallet")
-        .filter(code=fields.request)
-        .first()
+    request = _one(
+        PaymentRequest.objects.select_related("merchant", "merchant__settlement_wallet").filter(
+            code=fields.request
+        )
     )
     if request is None:
         raise WalletError(ErrorCode.REQUEST_FORGED, "not a code we issued", field="payload")
@@ -209,7 +222,7 @@ def payment_request_pay(
     payer's. Refused, with nothing moved: forged, altered, expired, cancelled or already
     paid requests, and a suspended merchant. The same idempotency key pays once."""
     request = request_from_payload(payload)
-    payer = Wallet.objects.filter(number=wallet).first()
+    payer = _one(Wallet.objects.filter(number=wallet))
     if payer is None or not may_pay_from(actor, payer):
         raise WalletError(
             ErrorCode.NOT_FOUND, f"no wallet {wallet} you may pay from", field="wallet"
@@ -264,10 +277,15 @@ def payment_request_pay(
 
 
 def _replayed_payment(request: PaymentRequest, idempotency_key: str) -> RequestPayment | None:
+    transfer_id = _transfer_with_key(idempotency_key)
     payment = (
-        MerchantPayment.objects.select_related("transfer", "payer_wallet")
-        .filter(transfer__idempotency_key=idempotency_key)
-        .first()
+        None
+        if transfer_id is None
+        else _one(
+            MerchantPayment.objects.select_related("transfer", "payer_wallet").filter(
+                transfer_id=transfer_id
+            )
+        )
     )
     if payment is None:
         return None
@@ -310,16 +328,17 @@ def refund_create(
     limits bound what a wallet pays out in a period, and paying then being refunded is
     still paying (README, "Decisions")."""
     amount = require_fen(amount)
-    leg = TransferLeg.objects.filter(transfer=original).first()
+    leg = _one(TransferLeg.objects.filter(transfer=original))
     merchant = (
-        Merchant.objects.filter(settlement_wallet__account_id=leg.credit_id).first()
+        _one(Merchant.objects.filter(settlement_wallet__account_id=leg.credit_id))
         if leg is not None and original.kind == TransferKind.MERCHANT
         else None
     )
     if merchant is None or not sees_merchant(actor, merchant):
         raise WalletError(ErrorCode.NOT_FOUND, f"no payment {original.pk} to a merchant of yours")
     require_acts_for_merchant(actor, merchant, "refunds its payments")
-    replay = Refund.objects.filter(transfer__idempotency_key=idempotency_key).first()
+    transfer_id = _transfer_with_key(idempotency_key)
+    replay = None if transfer_id is None else _one(Refund.objects.filter(transfer_id=transfer_id))
     if replay is not None:
         if replay.original_id != original.pk or replay.amount != amount:
             raise WalletError(
