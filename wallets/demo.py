@@ -22,6 +22,7 @@ from ewallet.errors import EwalletError
 from ewallet.money import yuan
 from settlement.models import Transfer, TransferKind, TransferState
 from wallets import services
+from wallets.actors import Actor
 from wallets.loadrun.drivers import InProcessDriver
 from wallets.loadrun.runner import RunOptions
 from wallets.loadrun.scenarios import SCENARIOS, plan, timeline
@@ -81,6 +82,7 @@ class Demo:
         self.population_build()
         self.freezes()
         self.authority()
+        self.acquiring()
         self.mixed_payments()
         self.load_run()
         return self.result
@@ -173,6 +175,69 @@ class Demo:
             f"the central bank froze wallet {wallet.number} (AML case 42); its operator's "
             f"lifting was refused ({lift_refused}), the central bank lifted it; a wallet on "
             f"another operator's holder was refused ({open_refused})"
+        )
+
+    def acquiring(self) -> None:
+        """A merchant asks for a payment by QR code, a holder pays it from their own phone,
+        and the merchant refunds part of it; the refusals each say what was wrong."""
+        record = self.wallets.merchant_records[0]
+        merchant = record.merchant
+        payer = (
+            Wallet.objects.filter(
+                number__in=[w.number for w in self.people],
+                freeze_orders__isnull=True,
+                wallet_class__number__lte=2,
+            )
+            .select_related("holder")
+            .first()
+        )
+        # The holder's operator enrols their phone; from then on they pay as themselves.
+        _, device = services.holder_device_enrol(
+            actor=self.staff[payer.operator_id], holder=payer.holder, name="phone (demo)"
+        )
+        holder = Actor.of(device.user)
+        request = services.payment_request_create(
+            actor=record.staff, merchant=merchant, amount=yuan("36.80"), order_reference="demo-1"
+        )
+        payload = services.request_payload(request)
+        paid = services.payment_request_pay(
+            actor=holder, payload=payload, wallet=payer.number, idempotency_key=self.key("qr")
+        )
+        self.wait()
+        paid.transfer.refresh_from_db()
+        refusals = []
+        for attempt in (payload, payload.replace(".", "x.", 1)):
+            try:
+                services.payment_request_pay(
+                    actor=holder,
+                    payload=attempt,
+                    wallet=payer.number,
+                    idempotency_key=self.key("qr"),
+                )
+            except EwalletError as error:
+                refusals.append(str(error.code))
+        services.refund_create(
+            actor=record.staff,
+            original=paid.transfer,
+            amount=yuan(10),
+            idempotency_key=self.key("refund"),
+            reason="one item out of stock (demo)",
+        )
+        try:
+            services.refund_create(
+                actor=record.staff,
+                original=paid.transfer,
+                amount=yuan(30),
+                idempotency_key=self.key("refund"),
+            )
+        except EwalletError as error:
+            refusals.append(str(error.code))
+        self.wait()
+        self.say(
+            f"{merchant.name} (MCC {merchant.mcc}, region {merchant.region}) asked for 36.80 by "
+            f"QR code; a holder paid it from their own phone ({paid.transfer.state}); paying it "
+            f"again, a forged code and refunding more than was left were refused "
+            f"({', '.join(refusals)}); 10.00 of it was refunded"
         )
 
     # -- payments ----------------------------------------------------------------------

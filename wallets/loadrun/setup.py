@@ -177,7 +177,7 @@ def population_build(
             actor=staff[operator.pk],
             operator=operator,
             name=f"{m.trade.title()} shop {run}-{m.index}",
-            mcc=TRADE_MCC[m.trade],
+            mcc=TRADE_MCC.get(m.trade, "5999"),  # miscellaneous retail
             region=regions[m.index % len(regions)],
             licence_number=f"9131{m.index:014d}",
         )
