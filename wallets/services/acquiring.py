@@ -230,15 +230,17 @@ def payment_request_pay(
     replay = _replayed_payment(request, idempotency_key)
     if replay is not None:
         return replay
-    # One payment at a time per request: the row lock orders racing payers.
-    request = (
-        PaymentRequest.objects.select_for_update()
-        .select_related("merchant", "merchant__settlement_wallet")
-        .get(pk=request.pk)
-    )
-    replay = _replayed_payment(request, idempotency_key)  # a racing twin may have paid it
-    if replay is not None:
-        return replay
+    if request.kind == PaymentRequestKind.DYNAMIC:
+        # One payment at a time per dynamic request: the row lock orders racing payers (a
+        # static code takes any number at once, so it is not locked).
+        request = (
+            PaymentRequest.objects.select_for_update()
+            .select_related("merchant", "merchant__settlement_wallet")
+            .get(pk=request.pk)
+        )
+        replay = _replayed_payment(request, idempotency_key)  # a racing twin paid it first
+        if replay is not None:
+            return replay
     merchant = request.merchant
     state = request_state(request)
     if state == RequestState.CANCELLED:
