@@ -394,14 +394,24 @@ def _move_schema(summary: str):
     )
 
 
+# Each subclass decorates a method of its own: extend_schema marks the function it is
+# given, so decorating the shared _MoveView.post twice left both with the last summary.
+
+
 class WalletLoadView(_MoveView):
     service = staticmethod(services.wallet_load)
-    post = _move_schema("Load a wallet from the holder's bank deposit")(_MoveView.post)
+
+    @_move_schema("Load a wallet from the holder's bank deposit")
+    def post(self, request, number: str):
+        return super().post(request, number)
 
 
 class WalletUnloadView(_MoveView):
     service = staticmethod(services.wallet_unload)
-    post = _move_schema("Unload a wallet to the holder's bank deposit")(_MoveView.post)
+
+    @_move_schema("Unload a wallet to the holder's bank deposit")
+    def post(self, request, number: str):
+        return super().post(request, number)
 
 
 # ---------------------------------------------------------------- transfers
