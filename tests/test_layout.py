@@ -18,6 +18,8 @@ DOMAIN = [
     "wallets/roles.py",
     "wallets/identity.py",
     "wallets/catalogue.py",
+    "wallets/qr.py",
+    "wallets/qr_image.py",
     "wallets/exceptions.py",
     "wallets/tasks.py",
 ]

@@ -31,6 +31,8 @@ ROLES = [
     "approver",
     "policy",
     "auditor",
+    "shop_staff",  # the staff of an ICBC merchant, the Luohu Fresh Market
+    "books_staff",  # the staff of another merchant, Futian Books, at CCB
 ]
 CENTRAL_BANK = {"issuer", "approver", "policy", "auditor"}
 _keys = itertools.count()
@@ -69,6 +71,7 @@ SEES_ALICE = {"alice", "icbc_staff", *CENTRAL_BANK}
 SEES_BOB = {"bob", "ccb_staff", *CENTRAL_BANK}
 SEES_ALICE_TO_SHOP = {"alice", "icbc_staff", "ccb_staff", *CENTRAL_BANK}
 SEES_ICBC_ISSUANCE = {"icbc_staff", *CENTRAL_BANK}
+SEES_SHOP = {"shop_staff", "icbc_staff", *CENTRAL_BANK}  # the merchant and all it receives
 
 
 def wallet(name, suffix=""):
@@ -110,7 +113,7 @@ def fresh_order(owner: str, by: str):
 
 
 def open_for(owner: str):
-    return lambda api: {"holder_id": api.wallets[owner].holder.pseudonym}
+    return lambda api, fx: {"holder_id": api.wallets[owner].holder.pseudonym}
 
 
 def fresh_issuance(suffix):
@@ -126,13 +129,41 @@ def fresh_issuance(suffix):
     return path
 
 
-def payment(api):
+def payment(api, fx):
     return {"payer": api.number("alice"), "payee": api.number("shop"), "amount": "0.01"}
 
 
-def batch(api):
+def batch(api, fx):
     item = {"payer": api.number("alice"), "payee": api.number("shop"), "amount": "0.01"}
     return {"transfers": [{**item, "idempotency_key": f"item-{next(_keys)}"}]}
+
+
+def shop(suffix: str = ""):
+    return lambda api, fx: f"/api/v1/merchants/{fx['shop'].merchant.code}{suffix}"
+
+
+def new_merchant(api, fx):
+    return {
+        "name": "New shop",
+        "mcc": "5812",
+        "region": "440304",
+        "licence_number": f"91440300MA5R{next(_keys):06d}",
+    }
+
+
+def fresh_request(suffix: str = ""):
+    """A new 0.01 request of the shop's, made by its staff."""
+
+    def path(api, fx):
+        made = services.payment_request_create(actor=fx["shop"].staff, amount=1)
+        return f"/api/v1/payment-requests/{made.code}{suffix}"
+
+    return path
+
+
+def pay_the_shop_from_alices(api, fx):
+    made = services.payment_request_create(actor=fx["shop"].staff, amount=1)
+    return {"payload": services.request_payload(made), "wallet": api.number("alice")}
 
 
 CASES = [
@@ -329,6 +360,93 @@ CASES = [
         batch,
         idempotent=True,
     ),
+    Case("merchants", "get", lambda api, fx: "/api/v1/merchants", everyone(200)),
+    Case(
+        "merchant register",
+        "post",
+        lambda api, fx: "/api/v1/merchants",
+        everyone(403, icbc_staff=201, ccb_staff=201),
+        new_merchant,
+        idempotent=True,
+    ),
+    Case("merchant: the shop", "get", shop(), only(dict.fromkeys(SEES_SHOP, 200), set())),
+    Case(
+        "merchant staff enrol: the shop's",
+        "post",
+        shop("/staff"),
+        only({"icbc_staff": 201}, SEES_SHOP),
+        {"name": "till"},
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "merchant status: the shop's",
+        "post",
+        shop("/status"),
+        only({"icbc_staff": 200}, SEES_SHOP),
+        {"status": "ACTIVE"},
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case("payment requests", "get", lambda api, fx: "/api/v1/payment-requests", everyone(200)),
+    Case(
+        "payment request create",
+        "post",
+        lambda api, fx: "/api/v1/payment-requests",
+        everyone(403, shop_staff=201, books_staff=201),
+        {"amount": "0.01"},
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "payment request: the shop's",
+        "get",
+        fresh_request(),
+        only(dict.fromkeys(SEES_SHOP, 200), set()),
+    ),
+    Case(
+        "qr.png: the shop's",
+        "get",
+        fresh_request("/qr.png"),
+        only(dict.fromkeys(SEES_SHOP, 200), set()),
+    ),
+    Case(
+        "qr.svg: the shop's",
+        "get",
+        fresh_request("/qr.svg"),
+        only(dict.fromkeys(SEES_SHOP, 200), set()),
+    ),
+    Case(
+        "payment request cancel: the shop's",
+        "post",
+        fresh_request("/cancel"),
+        only({"shop_staff": 200}, SEES_SHOP),
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "pay the shop's code from alice's",
+        "post",
+        lambda api, fx: "/api/v1/payments/qr",
+        only({"alice": 202, "icbc_staff": 202}, set()),
+        pay_the_shop_from_alices,
+        idempotent=True,
+    ),
+    Case("merchant payments", "get", lambda api, fx: "/api/v1/merchant-payments", everyone(200)),
+    Case(
+        "refund: alice's payment to the shop",
+        "post",
+        lambda api, fx: f"/api/v1/transfers/{fx['shop_paid']}/refunds",
+        # The payer sees the payment but not the merchant's side of it: 404, as elsewhere.
+        only({"shop_staff": 201}, {"icbc_staff", *CENTRAL_BANK}),
+        {"amount": "0.01"},
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case("refunds", "get", lambda api, fx: "/api/v1/refunds", everyone(200)),
+    Case(
+        "refund: the shop's",
+        "get",
+        lambda api, fx: f"/api/v1/refunds/{fx['shop_refund']}",
+        only(dict.fromkeys(SEES_SHOP, 200), set()),
+    ),
     Case("issuances", "get", lambda api, fx: "/api/v1/issuances", everyone(200)),
     Case(
         "issuance request",
@@ -385,6 +503,25 @@ def fixtures(api, audit_key):
     assert set(Transfer.objects.filter(pk__in=fx.values()).values_list("state", flat=True)) == {
         "SETTLED"
     }
+    # Two merchants, each with a login of its own staff; alice pays the shop 10.00, which
+    # refunds 0.01 of it.
+    for role, merchant in (
+        ("shop_staff", api.world.merchant("Luohu Fresh Market")),
+        ("books_staff", api.world.merchant("Futian Books", operator="CCB")),
+    ):
+        api.users[role], api.tokens[role] = merchant.staff.user, merchant.token
+        fx[role.removesuffix("_staff")] = merchant
+    request = services.payment_request_create(actor=fx["shop"].staff, amount=1_000)
+    paid = services.payment_request_pay(
+        actor=api.actors["alice"],
+        payload=services.request_payload(request),
+        wallet=alice,
+        idempotency_key="fx-3",
+    )
+    fx["shop_paid"] = paid.transfer.pk
+    fx["shop_refund"] = services.refund_create(
+        actor=fx["shop"].staff, original=paid.transfer, amount=1, idempotency_key="fx-4"
+    ).pk
     fx["size"] = checkpoint_seal().size
     return fx
 
@@ -398,7 +535,7 @@ def test_every_endpoint_by_every_role(api, fixtures):
             if case.own_token and role != "anon":
                 client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(api.users[role])}")
             path = case.path(api, fixtures)
-            body = case.body(api) if callable(case.body) else case.body
+            body = case.body(api, fixtures) if callable(case.body) else case.body
             headers = {"HTTP_IDEMPOTENCY_KEY": f"m-{next(_keys)}"} if case.idempotent else {}
             response = getattr(client, case.method)(path, body, format="json", **headers)
             if case.own_token and role != "anon":  # every token of theirs is revoked now

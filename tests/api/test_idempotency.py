@@ -50,6 +50,21 @@ def test_the_same_key_and_body_replay_the_first_response(api):
     assert balance(api.wallets["shop"]) == 100  # paid once
 
 
+def test_a_replay_is_the_first_answer_byte_for_byte(api):
+    alice = api.client("alice")
+    for key, data in (("bytes-1", body(api)), ("bytes-2", body(api, "0.001"))):
+        first = post(alice, data, key)
+        again = post(alice, data, key)
+        assert (again.status_code, again.content) == (first.status_code, first.content), key
+        assert again["Content-Type"] == first["Content-Type"], key
+    # A record completed before bodies were kept as text still replays the same JSON.
+    first = post(alice, body(api), "bytes-1")
+    IdempotencyRecord.objects.filter(key="bytes-1").update(response_body=first.json())
+    old = post(alice, body(api), "bytes-1")
+    assert (old.status_code, old.json()) == (first.status_code, first.json())
+    assert old["Idempotent-Replayed"] == "true"
+
+
 def test_the_same_key_with_another_body_is_a_422_and_changes_nothing(api):
     alice = api.client("alice")
     post(alice, body(api, "1.00"), "pay-2")

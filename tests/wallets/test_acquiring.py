@@ -13,7 +13,7 @@ from settlement.audit.verify import audit_verify
 from settlement.models import TransferKind
 from settlement.selectors import money_totals
 from tests.helpers import balance, key, settle
-from wallets import qr, services
+from wallets import qr, selectors, services
 from wallets.models import MerchantStatus, PaymentRequest, Refund
 
 
@@ -252,3 +252,89 @@ def test_a_refund_does_not_give_back_limit_use(world, shop):
     over = paid_request(world, shop, payer, yuan("1000.01"))
     assert world.state(over) == ("REJECTED", "LIMIT_DAILY")
     assert world.state(paid_request(world, shop, payer, yuan(1_000))) == ("SETTLED", "")
+
+
+# ---------------------------------------------------------------- who, by default, and when
+
+
+def test_staff_register_at_their_own_operator_and_a_till_asks_for_its_own_merchant(world, shop):
+    merchant = services.merchant_register(
+        actor=world.staff_of["CCB"],
+        name="Futian Books",
+        mcc="5942",
+        region="440304",
+        licence_number="91440300MA5X000002",
+    )
+    assert merchant.operator.code == "CCB" and merchant.settlement_wallet.operator.code == "CCB"
+    refused(
+        "PERMISSION_DENIED",
+        services.merchant_register,
+        actor=world.checker,
+        name="Nobody's",
+        mcc="5942",
+        region="440304",
+        licence_number="91440300MA5X000003",
+    )
+    request = services.payment_request_create(actor=shop.staff, amount=100)
+    code = services.collection_code_create(actor=shop.staff)
+    assert request.merchant == code.merchant == shop.merchant
+    for actor in (world.staff, world.checker):  # no merchant of their own
+        refused("PERMISSION_DENIED", services.payment_request_create, actor=actor, amount=1)
+        refused("PERMISSION_DENIED", services.collection_code_create, actor=actor)
+
+
+def test_a_payment_is_refundable_until_its_window_closes(world, shop, alice, settings):
+    original = paid_request(world, shop, alice, yuan(10))
+    original.refresh_from_db()
+    assert services.refund_deadline(original) == original.decided_at + timedelta(days=180)
+    settings.EWALLET_REFUND_WINDOW_DAYS = 1
+    assert services.refund_deadline(original) == original.decided_at + timedelta(days=1)
+    queued = services.payment_request_pay(
+        actor=world.staff,
+        payload=services.request_payload(
+            services.payment_request_create(actor=shop.staff, merchant=shop.merchant, amount=1)
+        ),
+        wallet=alice.number,
+        idempotency_key=key("qr"),
+    ).transfer
+    assert services.refund_deadline(queued) is None  # not settled yet
+    refused("NOT_REFUNDABLE", refund, shop, queued, 1)
+
+
+def test_the_state_column_agrees_with_the_service(world, shop, alice):
+    """selectors.payment_requests_with_state is services.request_state as a query column."""
+    make = services.payment_request_create
+    make(actor=shop.staff, amount=100)  # open
+    services.payment_request_cancel(actor=shop.staff, request=make(actor=shop.staff, amount=200))
+    paid_request(world, shop, alice, 300)
+    expired = make(actor=shop.staff, amount=400)
+    PaymentRequest.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+    services.collection_code_create(actor=shop.staff)
+    paid_request(world, shop, world.wallet("Poor", load=0), 500)  # rejected: open again
+    services.payment_request_pay(  # queued, not settled: pending
+        actor=world.staff,
+        payload=services.request_payload(make(actor=shop.staff, amount=600)),
+        wallet=alice.number,
+        idempotency_key=key("qr"),
+    )
+    now = timezone.now()
+    for actor in (shop.staff, world.staff, world.checker):
+        rows = selectors.payment_requests_with_state(actor, now=now)
+        assert {row.code: row.state for row in rows} == {
+            row.code: services.request_state(row, now=now) for row in PaymentRequest.objects.all()
+        }
+    states = [row.state for row in selectors.payment_requests_with_state(shop.staff, now=now)]
+    assert sorted(states) == sorted(
+        ["OPEN", "CANCELLED", "PAID", "EXPIRED", "OPEN", "OPEN", "PENDING"]
+    )
+    assert selectors.payment_requests_with_state(world.staff_of["CCB"]).count() == 0
+
+
+def test_refunded_and_refundable_columns_agree_with_the_service(world, shop, alice):
+    original = paid_request(world, shop, alice, yuan(10))
+    refund(shop, original, yuan(3))
+    services.wallet_freeze(actor=world.staff, wallet=shop.wallet, scope="FULL", reason="audit")
+    refund(shop, original, yuan(2))  # rejected: does not count
+    row = selectors.merchant_payments_with_refunds(shop.staff).get(transfer=original)
+    assert (row.refunded, row.refundable) == (yuan(3), services.refundable(original))
+    assert row.refundable == yuan(7)

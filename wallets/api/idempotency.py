@@ -2,7 +2,8 @@
 
 The first request with a key claims it (a committed row, so others see it at once), runs,
 and stores its response. Then, for the same caller and key:
-- the same request again  -> the first response, replayed, `Idempotent-Replayed: true`;
+- the same request again  -> the first response, replayed byte for byte, with
+                              `Idempotent-Replayed: true`;
 - a different request     -> 422 IDEMPOTENCY_CONFLICT;
 - while the first is still running -> 409 IDEMPOTENCY_IN_FLIGHT (retry after a second).
 A server error (5xx) releases the key so the client can retry; so does a claim older than
@@ -17,9 +18,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.utils.encoders import JSONEncoder
 
 from ewallet.errors import ErrorCode, EwalletError
 from wallets.models import IdempotencyRecord
@@ -102,15 +104,19 @@ def _take_over_if_abandoned(record: IdempotencyRecord) -> bool:
     )
 
 
-def _replay(record: IdempotencyRecord) -> Response:
+def _replay(record: IdempotencyRecord) -> HttpResponse:
     headers = {**record.response_headers, REPLAYED_HEADER: "true"}
     content_type = headers.pop("Content-Type", None)
-    return Response(
-        record.response_body,
-        status=record.status_code,
-        headers=headers,
-        content_type=content_type,
-    )
+    body = record.response_body
+    if isinstance(body, str):  # the bytes the first caller received, as text
+        return HttpResponse(
+            body.encode(),
+            status=record.status_code,
+            headers=headers,
+            content_type=content_type or JSONRenderer.media_type,
+        )
+    # A record completed before bodies were kept as text: the same JSON, rendered again.
+    return Response(body, status=record.status_code, headers=headers, content_type=content_type)
 
 
 def idempotent(handler):
@@ -160,8 +166,9 @@ def _complete(record: IdempotencyRecord, response: Response) -> None:
             f"{' FROM no_disk_wait' if async_commit else ''} WHERE id = %s",
             [
                 response.status_code,
-                # As the client saw it (datetimes as strings), so a replay is the same JSON.
-                json.dumps(response.data, cls=JSONEncoder),
+                # As the client receives it, rendered, and kept as one JSON string: jsonb
+                # would reorder an object's keys, and a replay is the first answer's bytes.
+                json.dumps(JSONRenderer().render(response.data).decode()),
                 json.dumps(headers),
                 connection.ops.adapt_datetimefield_value(timezone.now()),
                 record.pk,

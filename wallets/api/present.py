@@ -16,6 +16,7 @@ from ewallet.problems import problem_body
 from settlement.models import Transfer, TransferLeg
 from settlement.services import SubmitOutcome
 from wallets.api.fields import account_ref
+from wallets.selectors import refund_of
 
 
 def _legs() -> Prefetch:
@@ -24,8 +25,9 @@ def _legs() -> Prefetch:
 
 
 def with_legs(transfers: QuerySet[Transfer]) -> QuerySet[Transfer]:
-    """Transfers as TransferOut renders them: with their legs and the legs' accounts."""
-    return transfers.prefetch_related(_legs())
+    """Transfers as TransferOut renders them: with their legs and the legs' accounts, and
+    for a refund the payment it gives back."""
+    return transfers.prefetch_related(_legs()).annotate(refund_of=refund_of())
 
 
 def fetch_legs(transfer: Transfer) -> Transfer:
@@ -50,7 +52,7 @@ def leg_views(legs: Iterable[TransferLeg]) -> list[LegView]:
 
 
 def transfer(item: Transfer, legs: list[LegView]) -> dict:
-    """TransferOut's answer for a transfer whose legs the caller already knows."""
+    """TransferOut's answer for a payment whose legs the caller already knows."""
     first = legs[0]
     return {
         "id": item.pk,
@@ -72,6 +74,7 @@ def transfer(item: Transfer, legs: list[LegView]) -> dict:
             for leg in legs
         ],
         "memo": item.memo,
+        "refund_of": None,  # a payment is never a refund
         "created_at": item.created_at,
         "decided_at": item.decided_at,
     }

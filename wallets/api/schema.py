@@ -16,6 +16,7 @@ _WHY = {
     401: "No valid API token (or session).",
     403: "The caller's role does not allow this.",
     404: "Not found, or not visible to the caller.",
+    406: "The Accept header names no type this answers in.",
     409: "Conflicts with the current state (or the same Idempotency-Key is still running).",
     422: "The Idempotency-Key was already used for a different request.",
     429: "Rate limited: retry after the `Retry-After` header's seconds.",

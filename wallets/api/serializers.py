@@ -72,6 +72,7 @@ class MeOut(serializers.Serializer):
     roles = serializers.ListField(child=serializers.CharField())
     operator = serializers.CharField(allow_null=True)
     holder = serializers.CharField(allow_null=True, help_text="the holder's pseudonymous id")
+    merchant = serializers.CharField(allow_null=True, help_text="the merchant one works for")
 
 
 class TokenIn(StrictSerializer):
@@ -254,6 +255,9 @@ class HistoryEntryOut(serializers.Serializer):
     amount_fen = serializers.SerializerMethodField()
     counterparty = serializers.SerializerMethodField()
     memo = serializers.CharField(source="transfer.memo")
+    refund_of = serializers.IntegerField(
+        allow_null=True, help_text="for a refund, the payment it gives back"
+    )
     created_at = Instant(source="transfer.created_at")
     decided_at = Instant(source="transfer.decided_at", allow_null=True)
 
@@ -303,6 +307,9 @@ class TransferOut(serializers.Serializer):
     amount_fen = serializers.SerializerMethodField()
     legs = LegOut(many=True)
     memo = serializers.CharField()
+    refund_of = serializers.SerializerMethodField(
+        help_text="for a refund, the payment it gives back"
+    )
     created_at = Instant()
     decided_at = Instant(allow_null=True)
 
@@ -317,6 +324,10 @@ class TransferOut(serializers.Serializer):
 
     def get_amount_fen(self, transfer) -> int:
         return transfer.legs.all()[0].amount
+
+    def get_refund_of(self, transfer) -> int | None:
+        # Annotated by present.with_legs; a transfer read otherwise is no refund's answer.
+        return getattr(transfer, "refund_of", None)
 
 
 class PaymentIn(StrictSerializer):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets.api import views
+from wallets.api import acquiring, views
 
 app_name = "api"
 
@@ -34,6 +34,46 @@ urlpatterns = [
         views.TransferReceiptView.as_view(),
         name="transfer-receipt",
     ),
+    path(
+        "transfers/<int:transfer_id>/refunds",
+        acquiring.TransferRefundsView.as_view(),
+        name="transfer-refunds",
+    ),
+    path("merchants", acquiring.MerchantsView.as_view(), name="merchants"),
+    path("merchants/<str:code>", acquiring.MerchantView.as_view(), name="merchant"),
+    path(
+        "merchants/<str:code>/staff", acquiring.MerchantStaffView.as_view(), name="merchant-staff"
+    ),
+    path(
+        "merchants/<str:code>/status",
+        acquiring.MerchantStatusView.as_view(),
+        name="merchant-status",
+    ),
+    path("payment-requests", acquiring.PaymentRequestsView.as_view(), name="payment-requests"),
+    path(
+        "payment-requests/<str:code>",
+        acquiring.PaymentRequestView.as_view(),
+        name="payment-request",
+    ),
+    path(
+        "payment-requests/<str:code>/cancel",
+        acquiring.PaymentRequestCancelView.as_view(),
+        name="payment-request-cancel",
+    ),
+    path(
+        "payment-requests/<str:code>/qr.png",
+        acquiring.PaymentRequestPngView.as_view(),
+        name="payment-request-png",
+    ),
+    path(
+        "payment-requests/<str:code>/qr.svg",
+        acquiring.PaymentRequestSvgView.as_view(),
+        name="payment-request-svg",
+    ),
+    path("payments/qr", acquiring.QrPaymentsView.as_view(), name="qr-payments"),
+    path("merchant-payments", acquiring.MerchantPaymentsView.as_view(), name="merchant-payments"),
+    path("refunds", acquiring.RefundsView.as_view(), name="refunds"),
+    path("refunds/<int:refund_id>", acquiring.RefundView.as_view(), name="refund"),
     path("issuances", views.IssuancesView.as_view(), name="issuances"),
     path("issuances/<int:issuance_id>", views.IssuanceView.as_view(), name="issuance"),
     path(

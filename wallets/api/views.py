@@ -49,7 +49,7 @@ from wallets.api.schema import (
     problems,
 )
 from wallets.auth import token_issue, token_revoke, tokens_revoke_all
-from wallets.models import ApiToken, Holder, Operator, Wallet
+from wallets.models import ApiToken, Holder, Merchant, Operator, Wallet
 
 # The longest a client may ask a payment to wait for its settlement.
 MAX_WAIT_MS = 10_000
@@ -101,12 +101,14 @@ class MeView(APIView):
         who = request_actor(request)
         operator = Operator.objects.filter(pk=who.operator_id).values_list("code", flat=True)
         holder = Holder.objects.filter(pk=who.holder_id).values_list("pseudonym", flat=True)
+        merchant = Merchant.objects.filter(pk=who.merchant_id).values_list("code", flat=True)
         return Response(
             {
                 "username": request.user.get_username(),
                 "roles": sorted(who.roles),
                 "operator": operator.first() if who.operator_id else None,
                 "holder": holder.first() if who.holder_id else None,
+                "merchant": merchant.first() if who.merchant_id else None,
             }
         )
 
@@ -191,16 +193,22 @@ def visible_wallet(request, number: str) -> Wallet:
     return get_object_or_404(selectors.wallets_visible_to(request_actor(request)), number=number)
 
 
+def wait_for_decision(transfer: Transfer, wait_ms: int) -> Transfer:
+    """The transfer, read again until it is decided or wait_ms have passed."""
+    deadline = time.monotonic() + wait_ms / 1000
+    while transfer.state == TransferState.RECEIVED and time.monotonic() < deadline:
+        time.sleep(WAIT_POLL_SECONDS)
+        transfer.refresh_from_db(fields=["state", "reject_code", "decided_at"])
+    return transfer
+
+
 def transfer_response(
     request, transfer: Transfer, wait_ms: int = 0, legs: list[present.LegView] | None = None
 ) -> Response:
     """202 and the transfer while pending; 201 once decided (after waiting up to wait_ms).
 
     `legs`, when the caller knows them (a payment), take the hand-built fast path."""
-    deadline = time.monotonic() + wait_ms / 1000
-    while transfer.state == TransferState.RECEIVED and time.monotonic() < deadline:
-        time.sleep(WAIT_POLL_SECONDS)
-        transfer.refresh_from_db(fields=["state", "reject_code", "decided_at"])
+    wait_for_decision(transfer, wait_ms)
     if legs is None:
         body = s.TransferOut(present.fetch_legs(transfer)).data
     else:
@@ -394,14 +402,24 @@ def _move_schema(summary: str):
     )
 
 
+# Each subclass decorates a method of its own: extend_schema marks the function it is
+# given, so decorating the shared _MoveView.post twice left both with the last summary.
+
+
 class WalletLoadView(_MoveView):
     service = staticmethod(services.wallet_load)
-    post = _move_schema("Load a wallet from the holder's bank deposit")(_MoveView.post)
+
+    @_move_schema("Load a wallet from the holder's bank deposit")
+    def post(self, request, number: str):
+        return super().post(request, number)
 
 
 class WalletUnloadView(_MoveView):
     service = staticmethod(services.wallet_unload)
-    post = _move_schema("Unload a wallet to the holder's bank deposit")(_MoveView.post)
+
+    @_move_schema("Unload a wallet to the holder's bank deposit")
+    def post(self, request, number: str):
+        return super().post(request, number)
 
 
 # ---------------------------------------------------------------- transfers

@@ -87,6 +87,17 @@ class PaymentRequestKind(models.TextChoices):
     STATIC = "STATIC", "Static collection code (the payer enters the amount)"
 
 
+class RequestState(models.TextChoices):
+    """A request's state, derived from its payments and the clock, never stored
+    (services.request_state; selectors.payment_requests_with_state as a column)."""
+
+    OPEN = "OPEN", "Open"
+    PENDING = "PENDING", "Paid, the payment not settled yet"
+    PAID = "PAID", "Paid"
+    EXPIRED = "EXPIRED", "Expired"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
 class PaymentRequest(models.Model):
     """What a merchant's QR code carries: a dynamic request for one amount and order, paid
     once before it expires, or a static collection code paid any number of times. Its

@@ -361,6 +361,8 @@ class IdempotencyRecord(models.Model):
     request_hash = models.CharField(max_length=64)
     # Null while the first request is still in flight.
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The first answer's body as its client received it, kept as one JSON string (records
+    # completed before that hold the JSON document itself).
     response_body = models.JSONField(null=True, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -31,6 +31,7 @@ from wallets.models import (
     PaymentRequest,
     PaymentRequestKind,
     Refund,
+    RequestState,
     Wallet,
 )
 
@@ -48,16 +49,6 @@ def _transfer_with_key(idempotency_key: str) -> int | None:
 
 
 # ---------------------------------------------------------------- requests
-
-
-class RequestState:
-    """A request's state, derived from its payments and the clock, never stored."""
-
-    OPEN = "OPEN"
-    PENDING = "PENDING"  # paid, the payment not settled yet
-    PAID = "PAID"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
 
 
 def request_state(request: PaymentRequest, *, now: datetime | None = None) -> str:
@@ -93,6 +84,14 @@ def _fields(request: PaymentRequest) -> qr.Fields:
     )
 
 
+def _own_merchant(actor: Actor, what: str) -> Merchant:
+    """The merchant the actor works for: requests and codes are made by its own staff."""
+    merchant = Merchant.objects.filter(pk=actor.merchant_id).first()
+    if actor.merchant_id is None or merchant is None:
+        raise WalletError(ErrorCode.PERMISSION_DENIED, f"only a merchant's staff {what}")
+    return merchant
+
+
 def _require_active(merchant: Merchant) -> None:
     if merchant.status != MerchantStatus.ACTIVE:
         raise WalletError(ErrorCode.MERCHANT_SUSPENDED, f"merchant {merchant.code} is suspended")
@@ -102,15 +101,18 @@ def _require_active(merchant: Merchant) -> None:
 def payment_request_create(
     *,
     actor: Actor,
-    merchant: Merchant,
+    merchant: Merchant | None = None,
     amount: int,
     order_reference: str = "",
     memo: str = "",
     expires_in: timedelta | None = None,
 ) -> PaymentRequest:
-    """A dynamic request for one amount and order, by the merchant's staff, payable once
-    until it expires (EWALLET_REQUEST_TTL_SECONDS unless the merchant says, at most
+    """A dynamic request for one amount and order, by the merchant's staff (by default for
+    the merchant the actor works for), payable once until it expires
+    (EWALLET_REQUEST_TTL_SECONDS unless the merchant says, at most
     EWALLET_REQUEST_MAX_TTL_SECONDS). One order reference names one request."""
+    if merchant is None:
+        merchant = _own_merchant(actor, "asks for payments")
     require_acts_for_merchant(actor, merchant, "asks for payments")
     _require_active(merchant)
     amount = require_fen(amount)
@@ -147,9 +149,14 @@ def payment_request_create(
 
 
 @transaction.atomic
-def collection_code_create(*, actor: Actor, merchant: Merchant, memo: str = "") -> PaymentRequest:
-    """A static collection code (a printed QR at the till), by the merchant's staff: the
-    payer enters the amount; paid any number of times until cancelled."""
+def collection_code_create(
+    *, actor: Actor, merchant: Merchant | None = None, memo: str = ""
+) -> PaymentRequest:
+    """A static collection code (a printed QR at the till), by the merchant's staff (by
+    default for the merchant the actor works for): the payer enters the amount; paid any
+    number of times until cancelled."""
+    if merchant is None:
+        merchant = _own_merchant(actor, "makes collection codes")
     require_acts_for_merchant(actor, merchant, "makes collection codes")
     _require_active(merchant)
     if len(memo) > 140:
@@ -301,6 +308,14 @@ def _replayed_payment(request: PaymentRequest, idempotency_key: str) -> RequestP
 # ---------------------------------------------------------------- refunds
 
 
+def refund_deadline(transfer: Transfer) -> datetime | None:
+    """Until when a settled payment may be refunded (EWALLET_REFUND_WINDOW_DAYS after it
+    settled); none for one not settled."""
+    if transfer.decided_at is None or transfer.state != TransferState.SETTLED:
+        return None
+    return transfer.decided_at + timedelta(days=settings.EWALLET_REFUND_WINDOW_DAYS)
+
+
 def refundable(transfer: Transfer) -> int:
     """What is left to refund of a payment: its amount less refunds not rejected."""
     paid = TransferLeg.objects.filter(transfer=transfer).aggregate(total=Sum("amount"))["total"]
@@ -354,8 +369,7 @@ def refund_create(
         raise WalletError(
             ErrorCode.NOT_REFUNDABLE, f"payment {original.pk} is {original.state.lower()}"
         )
-    window = timedelta(days=settings.EWALLET_REFUND_WINDOW_DAYS)
-    if original.decided_at + window < timezone.now():
+    if refund_deadline(original) < timezone.now():
         raise WalletError(
             ErrorCode.REFUND_WINDOW_CLOSED,
             f"payments are refunded within {settings.EWALLET_REFUND_WINDOW_DAYS} days",

@@ -45,7 +45,7 @@ def _check_category(mcc: str, region: str) -> None:
 def merchant_register(
     *,
     actor: Actor,
-    operator: Operator,
+    operator: Operator | None = None,
     name: str,
     mcc: str,
     region: str,
@@ -55,9 +55,13 @@ def merchant_register(
     phone: str = "",
     wallet_class: int | None = None,
 ) -> Merchant:
-    """A merchant after KYC at its acquiring operator, by that operator's staff: its holder
-    record (kind MERCHANT, the business licence as identity number), its merchant wallet,
-    and its category (MCC) and region."""
+    """A merchant after KYC at its acquiring operator (by default the actor's own), by that
+    operator's staff: its holder record (kind MERCHANT, the business licence as identity
+    number), its merchant wallet, and its category (MCC) and region."""
+    if operator is None:
+        if actor.operator_id is None:
+            raise WalletError(ErrorCode.PERMISSION_DENIED, "only operator staff register merchants")
+        operator = Operator.objects.get(pk=actor.operator_id)
     require_staff_of(actor, operator.pk, "registers its merchants")
     _check_category(mcc, region)
     holder = holder_register(
