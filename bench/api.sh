@@ -3,6 +3,8 @@
 # workers, then what became of every transfer it queued.
 #
 #   bench/api.sh pay   [SECONDS] [CONNECTIONS]   single payments, one per request
+#   bench/api.sh qr    [SECONDS] [CONNECTIONS]   QR payments (POST /payments/qr), one per
+#                                                request, paying shops' static codes
 #   bench/api.sh batch [SECONDS] [CONNECTIONS]   /transfers/batch, BENCH_BATCH per request
 #   bench/api.sh bare  [SECONDS] [CONNECTIONS]   the yardstick: bench/baseline/bare.py, one
 #                                                DRF view doing one INSERT, same gunicorn

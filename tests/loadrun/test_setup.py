@@ -16,6 +16,7 @@ from django.core.management import call_command
 
 from ewallet import celery_app
 from ewallet.money import yuan
+from wallets import services
 from wallets.actors import Actor
 from wallets.auth import token_authenticate
 from wallets.loadrun.setup import (
@@ -141,3 +142,10 @@ def test_apibench_setup_writes_loaded_payers_shops_and_a_token_that_pays(db, tmp
     token = token_authenticate((tmp_path / "token.txt").read_text().strip())
     staff = Actor.of(token.user)
     assert staff.operator_id == wallets[payers[0]].operator_id
+    # Each shop's static code, which the same token pays from any payer (bench/wrk/qr.lua).
+    codes = (tmp_path / "codes.txt").read_text().split()
+    assert len(codes) == 2
+    paid = services.payment_request_pay(
+        actor=staff, payload=codes[1], wallet=payers[0], amount=1_234, idempotency_key="b1"
+    )
+    assert paid.payment.merchant.settlement_wallet.number == payees[1]

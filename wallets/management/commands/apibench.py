@@ -2,8 +2,9 @@
 
 `setup` creates a population for load on the REST API (an operator, loaded class-1 payer
 wallets, merchants, a staff token) and writes what a load generator needs to DIR:
-payers.txt, payees.txt and token.txt. `report` summarises what the transfers queued after
-ID became: how many settled or were rejected, and submit-to-decided latency. See
+payers.txt, payees.txt, codes.txt (each shop's static QR code) and token.txt. `report`
+summarises what the transfers queued after ID became: how many settled or were rejected,
+and submit-to-decided latency. See
 bench/api.sh, which runs both around wrk.
 """
 
@@ -15,6 +16,7 @@ from django.db.models import Max, Min
 
 from ewallet.money import yuan
 from settlement.models import Transfer, TransferState
+from wallets import services
 from wallets.auth import token_issue
 from wallets.loadrun.population import Merchant, Person, Population
 from wallets.loadrun.setup import OperatorSpec, institutions_ensure, population_build
@@ -67,6 +69,14 @@ class Command(BaseCommand):
         (folder / "payers.txt").write_text("".join(f"{w.number}\n" for w in wallets.people))
         (folder / "payees.txt").write_text("".join(f"{w.number}\n" for w in wallets.merchants))
         (folder / "token.txt").write_text(token_issue(actor=staff, name="bench")[0] + "\n")
+        # Each shop's static collection code, as its till shows it: paid by scanning (qr.lua).
+        codes = [
+            services.request_payload(
+                services.collection_code_create(actor=record.staff, merchant=record.merchant)
+            )
+            for record in wallets.merchant_records
+        ]
+        (folder / "codes.txt").write_text("".join(f"{code}\n" for code in codes))
         last = Transfer.objects.aggregate(last=Max("id"))["last"] or 0
         (folder / "after.txt").write_text(f"{last}\n")
         self.stdout.write(f"{payers} payers and {payees} payees at {OPERATOR}; files in {out}")
