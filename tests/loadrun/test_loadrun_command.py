@@ -155,6 +155,32 @@ def test_a_run_over_http_against_gunicorn_and_a_worker(server, tmp_path):  # noq
 
 
 @pytest.mark.worker
+def test_a_retail_run_over_http_asks_pays_by_qr_and_refunds(server, tmp_path):  # noqa: F811
+    report = run(
+        tmp_path,
+        "http-retail",
+        scenario="retail",
+        transfers=1_400,
+        rate=400,
+        seed=8,
+        people=60,
+        merchants=6,
+        via=server.url,
+        clients=8,
+    )
+    by_kind = report["transfers"]["accepted_by_kind"]
+    assert by_kind["qr"] > 500 and by_kind["refund"] > 0
+    refused = report["transfers"]["refused_at_submit"]
+    assert report["transfers"]["accepted"] + sum(refused.values()) == 1_400
+    assert set(refused) <= {"NOT_REFUNDABLE"}
+    # Each QR payment is two exchanges: the till's request (201), the payer's payment (202).
+    statuses = report["http_statuses"]
+    assert statuses["201"] >= by_kind["qr"] + by_kind["refund"]
+    assert MerchantPayment.objects.count() == by_kind["qr"]
+    assert all(check["ok"] for check in report["checks"].values()), report["checks"]
+
+
+@pytest.mark.worker
 def test_a_gateway_run_over_http_against_gunicorn_and_a_worker(server, tmp_path):  # noqa: F811
     report = run(
         tmp_path,

@@ -103,7 +103,11 @@ class HttpDriver(Driver):
             self.send_one(conn, item, offered)
 
     def send_one(self, conn, item: Planned, offered: float) -> None:
-        """A payment to /transfers or a load to /wallets/{number}/load."""
+        """A payment to /transfers or a load to /wallets/{number}/load; a QR payment or a
+        refund as their own exchanges (send_acquiring)."""
+        if item.kind in ("qr", "refund"):
+            self.send_acquiring(conn, item, offered)
+            return
         number, _, operator_id = self.wallets.people[item.payer]
         if item.kind == "load":
             path, body = f"{self.prefix}/wallets/{number}/load", {"amount": yuan_text(item)}
@@ -117,6 +121,45 @@ class HttpDriver(Driver):
             else:
                 self.refused[problem_code(status, answer)] += 1
 
+    def send_acquiring(self, conn, item: Planned, offered: float) -> None:
+        """A QR payment: the merchant's till asks for it (POST /payment-requests, with its
+        own staff's token), then the payer's app pays the payload it scanned (POST
+        /payments/qr, through the payer's operator). A refund: the merchant's till POSTs
+        /transfers/{id}/refunds for a QR payment it took earlier in the run."""
+        key = self.key(item.index)
+        if item.kind == "refund":
+            with self.lock:
+                original = self.qr_transfers.get(item.payee)
+            if original is None:  # the payment itself was refused
+                with self.lock:
+                    self.refused["NOT_REFUNDABLE"] += 1
+                return
+            token = self.wallets.merchant_records[item.payer].token
+            path, body = f"{self.prefix}/transfers/{original}/refunds", {"amount": yuan_text(item)}
+            status, answer = self.post(conn, path, body, key=key, token=token)
+            transfer_id = (answer or {}).get("transfer") if status == 201 else None
+        else:
+            token = self.wallets.merchant_records[item.payee].token
+            path = f"{self.prefix}/payment-requests"
+            body = {"amount": yuan_text(item), "order_reference": key}
+            status, answer = self.post(conn, path, body, key=f"{key}:ask", token=token)
+            if status != 201:
+                with self.lock:
+                    self.refused[problem_code(status, answer)] += 1
+                return
+            number, _, operator_id = self.wallets.people[item.payer]
+            body = {"payload": answer["payload"], "wallet": number}
+            status, answer = self.post(conn, f"{self.prefix}/payments/qr", body, operator_id, key)
+            transfer_id = (answer or {}).get("id") if status in (201, 202) else None
+        with self.lock:
+            if transfer_id is None:
+                self.refused[problem_code(status, answer)] += 1
+                return
+            self.accept(transfer_id, offered)
+            self.accepted_by_kind[item.kind] += 1
+            if item.kind == "qr":
+                self.qr_transfers[item.index] = transfer_id
+
     def payment_body(self, item: Planned) -> dict:
         number = self.wallets.people[item.payer].number
         return {
@@ -126,11 +169,19 @@ class HttpDriver(Driver):
             "memo": "load run",
         }
 
-    def post(self, conn, path: str, body: dict, operator_id: int, key: str) -> tuple[int, object]:
-        """POST as the operator's staff; (status, the JSON answer or None). Status 0: no
-        answer (the connection failed; the next request opens a new one)."""
+    def post(
+        self,
+        conn,
+        path: str,
+        body: dict,
+        operator_id: int | None = None,
+        key: str = "",
+        token: str | None = None,
+    ) -> tuple[int, object]:
+        """POST as the operator's staff (or with `token`); (status, the JSON answer or None).
+        Status 0: no answer (the connection failed; the next request opens a new one)."""
         headers = {
-            "Authorization": f"Bearer {self.wallets.tokens[operator_id]}",
+            "Authorization": f"Bearer {token or self.wallets.tokens[operator_id]}",
             "Idempotency-Key": key,
             "Content-Type": "application/json",
         }
@@ -182,7 +233,7 @@ class GatewayDriver(HttpDriver):
                 offered = self.offer_time(item)
                 sleep_until(offered)
                 with self.ready:
-                    if item.kind == "load":
+                    if item.kind in ("load", "qr", "refund"):  # one by one, not in batches
                         self.loads.append((offered, item))
                     else:
                         self.gathered[self.wallets.people[item.payer].operator_id].append(
