@@ -81,6 +81,10 @@ def test_the_same_key_pays_once_and_answers_the_same(world, shop, alice):
     again = pay(world, alice, payload, idempotency_key="k1")
     assert again.created is False and again.transfer.pk == first.transfer.pk
     assert balance(shop.wallet) == 500
+    # The same key from another wallet is not a replay of it.
+    bob = world.wallet("Bob", load=10)
+    refused("IDEMPOTENCY_CONFLICT", pay, world, bob, payload, idempotency_key="k1")
+    assert balance(bob) == yuan(10)
 
 
 def test_forged_altered_expired_cancelled_requests_are_refused(world, shop, alice):

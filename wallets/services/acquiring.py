@@ -234,7 +234,7 @@ def payment_request_pay(
         raise WalletError(
             ErrorCode.NOT_FOUND, f"no wallet {wallet} you may pay from", field="wallet"
         )
-    replay = _replayed_payment(request, idempotency_key)
+    replay = _replayed_payment(request, idempotency_key, payer, amount)
     if replay is not None:
         return replay
     if request.kind == PaymentRequestKind.DYNAMIC:
@@ -245,7 +245,8 @@ def payment_request_pay(
             .select_related("merchant", "merchant__settlement_wallet")
             .get(pk=request.pk)
         )
-        replay = _replayed_payment(request, idempotency_key)  # a racing twin paid it first
+        # A racing twin with the same key paid it first.
+        replay = _replayed_payment(request, idempotency_key, payer, amount)
         if replay is not None:
             return replay
     merchant = request.merchant
@@ -285,7 +286,11 @@ def payment_request_pay(
     return RequestPayment(payment, transfer, payer, created=True)
 
 
-def _replayed_payment(request: PaymentRequest, idempotency_key: str) -> RequestPayment | None:
+def _replayed_payment(
+    request: PaymentRequest, idempotency_key: str, payer: Wallet, amount: int | None
+) -> RequestPayment | None:
+    """The payment this key made before, if it made one: of the same request, from the same
+    wallet, of the same amount (when the payer named one), else IDEMPOTENCY_CONFLICT."""
     transfer_id = _transfer_with_key(idempotency_key)
     payment = (
         None
@@ -298,9 +303,13 @@ def _replayed_payment(request: PaymentRequest, idempotency_key: str) -> RequestP
     )
     if payment is None:
         return None
-    if payment.request_id != request.pk:
+    if (
+        payment.request_id != request.pk
+        or payment.payer_wallet_id != payer.pk
+        or (amount is not None and amount != payment.amount)
+    ):
         raise WalletError(
-            ErrorCode.IDEMPOTENCY_CONFLICT, "this idempotency key paid another request"
+            ErrorCode.IDEMPOTENCY_CONFLICT, "this idempotency key paid another payment"
         )
     return RequestPayment(payment, payment.transfer, payment.payer_wallet, created=False)
 
