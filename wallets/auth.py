@@ -26,7 +26,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from ewallet.errors import ErrorCode, EwalletError
-from wallets.models import ApiToken, Holder, OperatorStaff
+from wallets.models import ApiToken, Holder, MerchantStaff, OperatorStaff
 
 TOKEN_PREFIX = "ecny_"
 # last_used_at is written at most this often per token, not on every request.
@@ -59,7 +59,7 @@ def forget_all(**kwargs) -> None:
             cache.clear()
 
 
-for _model in (ApiToken, OperatorStaff, Holder, get_user_model()):
+for _model in (ApiToken, OperatorStaff, MerchantStaff, Holder, get_user_model()):
     post_save.connect(forget_all, sender=_model, dispatch_uid=f"authcache-save-{_model.__name__}")
     post_delete.connect(forget_all, sender=_model, dispatch_uid=f"authcache-del-{_model.__name__}")
 m2m_changed.connect(

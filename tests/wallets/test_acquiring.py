@@ -14,7 +14,8 @@ from settlement.models import TransferKind
 from settlement.selectors import money_totals
 from tests.helpers import balance, key, settle
 from wallets import qr, selectors, services
-from wallets.models import MerchantStatus, PaymentRequest, Refund
+from wallets.actors import Actor
+from wallets.models import MerchantStaff, MerchantStatus, PaymentRequest, Refund
 
 
 @pytest.fixture(autouse=True)
@@ -342,3 +343,20 @@ def test_refunded_and_refundable_columns_agree_with_the_service(world, shop, ali
     row = selectors.merchant_payments_with_refunds(shop.staff).get(transfer=original)
     assert (row.refunded, row.refundable) == (yuan(3), services.refundable(original))
     assert row.refundable == yuan(7)
+
+
+def test_a_merchant_login_moved_to_another_merchant_acts_for_it_at_once(world, shop):
+    other = world.merchant("Other shop")
+    user = shop.staff.user
+    assert Actor.of(user).merchant_id == shop.merchant.pk  # remembered by this process
+    staff = MerchantStaff.objects.get(user=user)
+    staff.merchant = other.merchant
+    staff.save()
+    moved = Actor.of(user)
+    assert (moved.merchant_id, moved.merchant_holder_id) == (
+        other.merchant.pk,
+        other.merchant.holder_id,
+    )
+    refused(
+        "NOT_FOUND", services.payment_request_create, actor=moved, merchant=shop.merchant, amount=1
+    )
