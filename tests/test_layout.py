@@ -23,7 +23,13 @@ DOMAIN = [
     "wallets/exceptions.py",
     "wallets/tasks.py",
 ]
-INTERFACES = ("wallets.api", "wallets.console", "wallets.loadrun", "wallets.management")
+INTERFACES = (
+    "wallets.api",
+    "wallets.console",
+    "wallets.loadrun",
+    "wallets.management",
+    "wallets.web",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

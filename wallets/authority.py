@@ -174,6 +174,12 @@ def merchant_scope(actor: Actor, prefix: str = "") -> Q | None:
     return scope
 
 
+def operates_merchant(actor: Actor, merchant: Merchant) -> bool:
+    """Registering it, suspending and reinstating it, enrolling its staff: its acquiring
+    operator's staff."""
+    return actor.is_staff_of(merchant.operator_id)
+
+
 def acts_for_merchant(actor: Actor, merchant: Merchant) -> bool:
     """Payment requests, refunds and webhooks: the merchant's own staff only. Its operator
     registers it and enrols its staff, but does not take or give back its money."""

@@ -77,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "settlement.view_checkpoint",
         *_ACQUIRING_VIEW,
         "wallets.add_merchant",  # register a merchant and enrol its staff
+        "wallets.change_merchant",  # suspend, reinstate
         "wallets.view_merchantstaff",
     ],
     Role.MERCHANT: [

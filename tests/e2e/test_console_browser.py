@@ -7,45 +7,19 @@ pages and the dashboard are saved under var/artifacts/e2e/ (EWALLET_ARTIFACTS_DI
 with EWALLET_UPDATE_SCREENSHOTS=1 also to docs/screenshots/ for the README.
 """
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
-from django.db import connections
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from ewallet.money import yuan
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.selectors import money_totals
+from tests.e2e.browsing import PASSWORD, shot
+from tests.e2e.browsing import log_in as console_log_in
 from tests.helpers import staff_of
 from wallets import services
 from wallets.models import IssuanceRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("EWALLET_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("EWALLET_ARTIFACTS_DIR", ROOT / "var" / "artifacts" / "e2e"))
-DOCS = ROOT / "docs" / "screenshots"
-PASSWORD = "console-e2e-password"
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs it"
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM reads here
-    # are plain synchronous ones (the live server answers from its own thread).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        yield browser
-        browser.close()
-        # Inside Playwright's loop the ORM keeps connections of its own: close them here, or
-        # the test database could not be dropped at the end of the run.
-        connections.close_all()
 
 
 @pytest.fixture
@@ -67,23 +41,8 @@ def people(world, audit_key):
     return world
 
 
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("EWALLET_UPDATE_SCREENSHOTS") == "1":
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, DOCS / path.name)
-
-
 def log_in(browser, base: str, username: str) -> Page:
-    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    page.goto(f"{base}/admin/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("[type=submit]")
-    expect(page.locator("#circulation-total")).to_be_visible()
-    return page
+    return console_log_in(browser, base, username, "#circulation-total")
 
 
 def circulation_shown(page: Page) -> int:

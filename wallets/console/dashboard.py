@@ -168,6 +168,22 @@ def operator_context(operator_id: int) -> dict:
     }
 
 
+def merchant_context(actor) -> dict:
+    """A merchant's staff: what their merchant holds and has been paid."""
+    merchant = (
+        selectors.merchants_visible_to(actor)
+        .select_related("settlement_wallet__account")
+        .get(pk=actor.merchant_id)
+    )
+    payments = selectors.merchant_payments_visible_to(actor).filter(merchant=merchant)
+    return {
+        "merchant": merchant,
+        "balance": grouped(merchant.settlement_wallet.account.balance),
+        "balance_fen": merchant.settlement_wallet.account.balance,
+        "payments": payments.count(),
+    }
+
+
 def dashboard_callback(request, context: dict) -> dict:
     who = request_actor(request)
     if who.is_central_bank:
@@ -176,4 +192,6 @@ def dashboard_callback(request, context: dict) -> dict:
         context["verification"] = console.latest_verification()
     elif who.operator_id is not None:
         context["mine"] = operator_context(who.operator_id)
+    elif who.merchant_id is not None:
+        context["shop"] = merchant_context(who)
     return context

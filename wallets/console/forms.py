@@ -2,6 +2,7 @@
 
 from django import forms
 from unfold.widgets import (
+    UnfoldAdminPasswordWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextareaWidget,
     UnfoldAdminTextInputWidget,
@@ -9,7 +10,7 @@ from unfold.widgets import (
 
 from ewallet.errors import EwalletError
 from ewallet.money import format_fen, parse_yuan
-from wallets.catalogue import LIMIT_PRESETS
+from wallets.catalogue import LIMIT_PRESETS, MERCHANT_CATEGORIES, REGIONS
 from wallets.models import (
     LIMIT_FIELDS,
     FreezeScope,
@@ -58,9 +59,9 @@ class ReasonForm(forms.Form):
     )
 
 
-class DeviceForm(forms.Form):
-    name = text(max_length=80, label="Device", help_text="e.g. the holder's phone")
-    ttl_days = forms.IntegerField(
+def days_valid() -> forms.IntegerField:
+    """A token's lifetime in days; empty: until revoked."""
+    return forms.IntegerField(
         widget=UnfoldAdminTextInputWidget,
         min_value=1,
         max_value=365,
@@ -68,6 +69,11 @@ class DeviceForm(forms.Form):
         label="Valid for (days)",
         help_text="empty: until revoked",
     )
+
+
+class DeviceForm(forms.Form):
+    name = text(max_length=80, label="Device", help_text="e.g. the holder's phone")
+    ttl_days = days_valid()
 
 
 class ConfirmForm(forms.Form):
@@ -137,4 +143,68 @@ class HolderOnboardForm(forms.Form):
         [("", "the strongest the KYC allows"), *[(n, f"class {n}") for n in range(1, 5)]],
         required=False,
         label="Wallet class",
+    )
+
+
+# ---------------------------------------------------------------- merchants
+
+
+class MerchantRegisterForm(forms.Form):
+    name = text(max_length=120, label="Business name")
+    mcc = choice(
+        [(code, f"{code} {name}") for code, name in sorted(MERCHANT_CATEGORIES.items())],
+        label="Category (MCC)",
+    )
+    region = text(
+        max_length=6,
+        label="Region",
+        help_text="six-digit GB/T 2260 code, e.g. "
+        + ", ".join(f"{code} {name}" for code, name in list(REGIONS.items())[:3]),
+    )
+    licence_number = text(max_length=24, label="Business licence number")
+    bank_account = text(max_length=24, required=False, label="Linked bank account")
+    phone = text(max_length=20, required=False)
+
+
+class MerchantStaffForm(forms.Form):
+    name = text(max_length=80, label="Login name", help_text="e.g. till 1, back office")
+    username = text(
+        max_length=150,
+        required=False,
+        label="Console username",
+        help_text="with a password, the login also signs in to the console; "
+        "leave both empty for an API token only",
+    )
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=UnfoldAdminPasswordWidget(render_value=False),
+        label="Initial password",
+    )
+    ttl_days = days_valid()
+
+
+class PaymentRequestForm(forms.Form):
+    amount = YuanField(label="Amount")
+    order_reference = text(max_length=64, required=False, label="Order reference")
+    memo = text(max_length=140, required=False)
+    expires_in_minutes = forms.IntegerField(
+        widget=UnfoldAdminTextInputWidget,
+        min_value=1,
+        required=False,
+        label="Expires in (minutes)",
+        help_text="empty: the default",
+    )
+
+
+class CollectionCodeForm(forms.Form):
+    memo = text(max_length=140, required=False, help_text="e.g. till 2, front counter")
+
+
+class RefundForm(forms.Form):
+    amount = YuanField(label="Amount to refund")
+    reason = forms.CharField(
+        max_length=240,
+        required=False,
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
     )

@@ -81,6 +81,30 @@ def sidebar(request) -> list[dict]:
             ],
         },
         {
+            "title": "Merchants",
+            "items": [
+                _item(
+                    "Merchants",
+                    "storefront",
+                    "admin:wallets_merchant_changelist",
+                    "wallets.view_merchant",
+                ),
+                _item(
+                    "Payment requests",
+                    "qr_code_2",
+                    "admin:wallets_paymentrequest_changelist",
+                    "wallets.view_paymentrequest",
+                ),
+                _item(
+                    "Merchant payments",
+                    "point_of_sale",
+                    "admin:wallets_merchantpayment_changelist",
+                    "wallets.view_merchantpayment",
+                ),
+                _item("Refunds", "undo", "admin:wallets_refund_changelist", "wallets.view_refund"),
+            ],
+        },
+        {
             "title": "Ledger (read-only)",
             "items": [
                 _item(

@@ -6,12 +6,14 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ewallet.errors import ErrorCode
 from wallets.actors import Actor
 from wallets.auth import token_issue
-from wallets.authority import require_staff_of, sees_merchant
+from wallets.authority import operates_merchant, require_staff_of, sees_merchant
 from wallets.catalogue import MERCHANT_CATEGORIES
 from wallets.exceptions import WalletError
 from wallets.models import (
@@ -90,7 +92,7 @@ def merchant_register(
 def require_merchant_operator(actor: Actor, merchant: Merchant, what: str) -> None:
     if not sees_merchant(actor, merchant):
         raise WalletError(ErrorCode.NOT_FOUND, f"no merchant {merchant.code}")
-    if not actor.is_staff_of(merchant.operator_id):
+    if not operates_merchant(actor, merchant):
         raise WalletError(ErrorCode.PERMISSION_DENIED, f"only the merchant's operator {what}")
 
 
@@ -106,14 +108,56 @@ def merchant_set_status(*, actor: Actor, merchant: Merchant, status: MerchantSta
 
 @transaction.atomic
 def merchant_staff_enrol(
-    *, actor: Actor, merchant: Merchant, name: str, ttl: timedelta | None = None
+    *,
+    actor: Actor,
+    merchant: Merchant,
+    name: str,
+    ttl: timedelta | None = None,
+    username: str = "",
+    password: str = "",
 ) -> tuple[str, ApiToken]:
     """A login for a merchant's staff (a till, a shop's back office), by its operator: a
     user in the merchant role, scoped to this merchant, and an API token whose secret is
-    shown once."""
+    shown once. Given a username and an initial password (checked by the password
+    validators), the login also signs in to the console, where it sees its merchant only;
+    without them it has the token alone."""
     require_merchant_operator(actor, merchant, "enrols its staff")
-    user = get_user_model().objects.create_user(f"merchant-{merchant.code}-{secrets.token_hex(4)}")
+    user = _merchant_staff_user(merchant, username.strip(), password)
     user.groups.add(Group.objects.get(name=Role.MERCHANT))
     MerchantStaff.objects.create(user=user, merchant=merchant)
     # Minted as the system on the operator's behalf: its authority was checked above.
     return token_issue(actor=Actor.system(), user=user, name=name, ttl=ttl)
+
+
+def _merchant_staff_user(merchant: Merchant, username: str, password: str):
+    User = get_user_model()
+    if not username and not password:
+        return User.objects.create_user(f"merchant-{merchant.code}-{secrets.token_hex(4)}")
+    if not (username and password):
+        raise WalletError(
+            ErrorCode.INVALID_INPUT,
+            "a console login needs both a username and a password",
+            field="password" if username else "username",
+        )
+    try:
+        User._meta.get_field("username").run_validators(username)
+    except ValidationError as exc:
+        raise WalletError(
+            ErrorCode.INVALID_INPUT, " ".join(exc.messages), field="username"
+        ) from None
+    # Case-insensitively, so two logins never differ by case alone.
+    if User.objects.filter(username__iexact=username).exists():
+        raise WalletError(
+            ErrorCode.CONFLICT, f"the username {username!r} is taken", field="username"
+        )
+    # is_staff lets Django's admin open to them; their group and scope decide the rest.
+    user = User(username=username, is_staff=True)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise WalletError(
+            ErrorCode.INVALID_INPUT, " ".join(exc.messages), field="password"
+        ) from None
+    user.set_password(password)
+    user.save()
+    return user

@@ -6,4 +6,11 @@ actor. Whether a button shows asks the rules of `wallets.authority`; whether the
 happens is the service's decision.
 """
 
-from wallets.console.admin import audit, holders, institutions, ledger, users  # noqa: F401
+from wallets.console.admin import (  # noqa: F401
+    audit,
+    holders,
+    institutions,
+    ledger,
+    merchants,
+    users,
+)
