@@ -123,7 +123,7 @@ LOGIN_URL = "admin:login"
 UNFOLD = {
     "SITE_TITLE": "e-CNY console",
     "SITE_HEADER": "e-CNY console",
-    "SITE_SUBHEADER": "Central bank and operators",
+    "SITE_SUBHEADER": "Central bank, operators and merchants",
     "SITE_SYMBOL": "account_balance",
     "SITE_URL": "/admin/",
     "SHOW_VIEW_ON_SITE": False,

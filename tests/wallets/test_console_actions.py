@@ -449,7 +449,14 @@ def test_seed_console_creates_one_user_per_role_who_can_log_in(transactional_db)
     out = io.StringIO()
     call_command("seed_console", stdout=out)
     text = out.getvalue()
-    for username in ["cb_issuer", "cb_approver", "cb_auditor", "cb_policy", "op_staff"]:
+    for username in [
+        "cb_issuer",
+        "cb_approver",
+        "cb_auditor",
+        "cb_policy",
+        "op_staff",
+        "shop_staff",
+    ]:
         password = text.split(f"{username}")[1].split("password ")[1].split()[0]
         assert Client().login(username=username, password=password), username
         assert User.objects.get(username=username).is_staff
@@ -457,7 +464,13 @@ def test_seed_console_creates_one_user_per_role_who_can_log_in(transactional_db)
     # Run again: the same users, new passwords.
     call_command("seed_console", "--password", "s3cret-pass", stdout=io.StringIO())
     assert Client().login(username="op_staff", password="s3cret-pass")
+    assert Client().login(username="shop_staff", password="s3cret-pass")
     assert User.objects.filter(username__startswith="cb_").count() == 4
+    # The shop's staff see their own merchant's pages.
+    shop = Client()
+    shop.login(username="shop_staff", password="s3cret-pass")
+    page = shop.get("/admin/wallets/merchant/").content.decode()
+    assert "Luohu Fresh Market" in page
 
 
 @pytest.mark.worker

@@ -11,7 +11,7 @@ from ewallet.money import yuan
 from wallets import services
 from wallets.actors import Actor
 from wallets.catalogue import OPERATORS
-from wallets.models import Operator
+from wallets.models import Merchant, Operator
 from wallets.roles import Role
 
 # username, role, what they do in the console
@@ -25,6 +25,13 @@ SEED_USERS = [
      "transfers; load, unload, freeze"),
 ]  # fmt: skip
 OPENING_RESERVE_YUAN = 10_000_000
+# A merchant at op_staff's operator, and its console login.
+SEED_MERCHANT = "Luohu Fresh Market"
+SHOP_STAFF = (
+    "shop_staff",
+    Role.MERCHANT,
+    "merchant staff: their shop's payment requests, QR codes, payments and refunds",
+)
 
 
 @dataclass(frozen=True)
@@ -65,4 +72,32 @@ def console_users_seed(*, password: str | None = None, operator_code: str = "ICB
     services.operator_staff_assign(
         actor=Actor.system(), user=User.objects.get(username="op_staff"), operator=operator
     )
+    seeded.append(_shop_staff_seed(operator, password))
     return seeded, operator
+
+
+def _shop_staff_seed(operator: Operator, password: str | None) -> SeededUser:
+    """A merchant registered by op_staff, and its staff's console login (made through the
+    services the first time, its password reset afterwards)."""
+    username, role, does = SHOP_STAFF
+    secret = password or secrets.token_urlsafe(9)
+    user = get_user_model().objects.filter(username=username).first()
+    if user is not None:
+        user.set_password(secret)
+        user.save()
+        return SeededUser(username, secret, role, does)
+    staff = Actor.of(get_user_model().objects.get(username="op_staff"))
+    merchant = Merchant.objects.filter(operator=operator, name=SEED_MERCHANT).first()
+    if merchant is None:
+        merchant = services.merchant_register(
+            actor=staff,
+            operator=operator,
+            name=SEED_MERCHANT,
+            mcc="5411",
+            region="440303",
+            licence_number="91440303MA5SEED001",
+        )
+    services.merchant_staff_enrol(
+        actor=staff, merchant=merchant, name="console", username=username, password=secret
+    )
+    return SeededUser(username, secret, role, does)

@@ -309,7 +309,8 @@ class PaymentRequestAdmin(ReadOnlyAdmin):
     actions_detail = ["cancel_request"]
 
     def get_queryset(self, request):
-        return selectors.payment_requests_visible_to(actor(request))
+        # The state as a column: one query for the page, not one per row.
+        return selectors.payment_requests_with_state(actor(request))
 
     def get_list_filter(self, request):
         if actor(request).merchant_id is None:
@@ -317,9 +318,9 @@ class PaymentRequestAdmin(ReadOnlyAdmin):
             return [*self.list_filter, ("merchant", admin.RelatedOnlyFieldListFilter)]
         return self.list_filter
 
-    @display(description="state", label=REQUEST_STATE_LABELS)
+    @display(description="state", label=REQUEST_STATE_LABELS, ordering="state")
     def state_badge(self, obj):
-        return services.request_state(obj)
+        return obj.state
 
     @display(description="amount (CNY)", ordering="amount")
     def amount_yuan(self, obj):
@@ -512,7 +513,7 @@ class MerchantPaymentAdmin(ReadOnlyAdmin):
     actions_detail = ["refund"]
 
     def get_queryset(self, request):
-        return selectors.merchant_payments_visible_to(actor(request))
+        return selectors.merchant_payments_with_refunds(actor(request))
 
     @display(description="transfer", ordering="transfer_id")
     def transfer_id_link(self, obj):
@@ -534,10 +535,10 @@ class MerchantPaymentAdmin(ReadOnlyAdmin):
     def transfer_state_badge(self, obj):
         return obj.transfer.state
 
-    @display(description="refunded so far (CNY)")
+    @display(description="refunded so far (CNY)", ordering="refunded")
     def refunded_yuan(self, obj):
         # What refund_create counts: every refund of it that was not rejected.
-        return yuan(obj.amount - services.refundable(obj.transfer))
+        return yuan(obj.refunded)
 
     @display(description="refunds")
     def refunds_given(self, obj):
