@@ -47,6 +47,8 @@ class ErrorCode(StrEnum):
     NOT_REFUNDABLE = "NOT_REFUNDABLE"  # not a settled payment to this merchant
     REFUND_WINDOW_CLOSED = "REFUND_WINDOW_CLOSED"
     REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"
+    WEBHOOK_TARGET_REFUSED = "WEBHOOK_TARGET_REFUSED"  # not http(s), or a forbidden address
+    WEBHOOK_LIMIT = "WEBHOOK_LIMIT"  # too many live endpoints for one merchant
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -74,6 +76,8 @@ STATUS_BY_CODE = {
     ErrorCode.NOT_REFUNDABLE: 409,
     ErrorCode.REFUND_WINDOW_CLOSED: 409,
     ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
+    ErrorCode.WEBHOOK_TARGET_REFUSED: 400,
+    ErrorCode.WEBHOOK_LIMIT: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -189,6 +189,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5")),
         "options": {"expires": float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5"))},
     },
+    # Delivers webhook events whose retry fell due, or whose ring was lost.
+    "webhook-sweep": {
+        "task": "wallets.webhooks_deliver_due",
+        "schedule": float(os.environ.get("EWALLET_WEBHOOK_SWEEP_SECONDS", "5")),
+        "options": {"expires": float(os.environ.get("EWALLET_WEBHOOK_SWEEP_SECONDS", "5"))},
+    },
 }
 CACHES = {
     "default": (

@@ -31,10 +31,19 @@ from settlement.models import (
     TransferLeg,
     TransferState,
 )
+from settlement.signals import transfers_decided
 from settlement.sql import array_literal, fetch, in_ids, insert_rows, update_from_values
 
 # The transaction-local setting that migration 0005's triggers read.
 POSTINGS_BALANCE_PER_STATEMENT = "settlement.postings_balance_per_statement"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    transfer_id: int
+    kind: str
+    state: str
+    reject_code: str
 
 
 @dataclass
@@ -80,7 +89,7 @@ def settle_batch(limit: int) -> BatchResult:
     usage_before = dict(usage)
 
     result = BatchResult(claimed=len(claimed))
-    decisions: list[tuple[int, str, str]] = []
+    decisions: list[Decision] = []
     settled = []
     for transfer_id, kind, created_at in claimed:
         legs = legs_by_transfer[transfer_id]
@@ -93,10 +102,10 @@ def settle_batch(limit: int) -> BatchResult:
             debits_suspended=kind == TransferKind.REDEEM,
         )
         if code is None:
-            decisions.append((transfer_id, TransferState.SETTLED, ""))
+            decisions.append(Decision(transfer_id, kind, TransferState.SETTLED, ""))
             settled.append((transfer_id, kind, created_at, legs))
         else:
-            decisions.append((transfer_id, TransferState.REJECTED, code))
+            decisions.append(Decision(transfer_id, kind, TransferState.REJECTED, code))
             result.rejected[code] = result.rejected.get(code, 0) + 1
     result.settled = len(settled)
 
@@ -124,9 +133,10 @@ def settle_batch(limit: int) -> BatchResult:
         Transfer._meta.db_table,
         "id",
         [("state", "varchar"), ("reject_code", "varchar"), ("decided_at", "timestamptz")],
-        [(transfer_id, state, code, decided_at_sql) for transfer_id, state, code in decisions],
+        [(d.transfer_id, d.state, d.reject_code, decided_at_sql) for d in decisions],
     )
     audit_append(settled, decided_at=decided_at)
+    transfers_decided.send(sender=Transfer, decisions=decisions, decided_at=decided_at)
     return result
 
 

@@ -17,9 +17,20 @@ def _role_groups_after_migrate(using: str = "default", **kwargs) -> None:
     role_groups_ensure(Group.objects.db_manager(using).model, Permission)
 
 
+def _events_for_decisions(decisions, decided_at, **kwargs) -> None:
+    """Settlement's batch decided transfers: record merchants' webhook events in its
+    transaction (wallets.services.webhooks, "the outbox")."""
+    from wallets.services.webhooks import events_record
+
+    events_record(decisions, decided_at)
+
+
 class WalletsConfig(AppConfig):
     name = "wallets"
     verbose_name = "e-CNY wallets"
 
     def ready(self) -> None:
+        from settlement.signals import transfers_decided
+
         post_migrate.connect(_role_groups_after_migrate, sender=self, dispatch_uid="role-groups")
+        transfers_decided.connect(_events_for_decisions, dispatch_uid="webhook-events")

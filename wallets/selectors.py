@@ -56,6 +56,8 @@ from wallets.models import (
     Refund,
     RequestState,
     Wallet,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -244,6 +246,16 @@ def refund_of(transfer_field: str = "pk") -> Subquery:
     return Subquery(
         Refund.objects.filter(transfer_id=OuterRef(transfer_field)).values("original_id")[:1]
     )
+
+
+def webhooks_visible_to(actor: Actor) -> QuerySet[WebhookEndpoint]:
+    endpoints = WebhookEndpoint.objects.select_related("merchant")
+    return _in_merchant_scope(endpoints, actor, "merchant__")
+
+
+def webhook_deliveries_visible_to(actor: Actor) -> QuerySet[WebhookDelivery]:
+    deliveries = WebhookDelivery.objects.select_related("event", "endpoint__merchant")
+    return _in_merchant_scope(deliveries, actor, "endpoint__merchant__")
 
 
 # ---------------------------------------------------------------- one wallet

@@ -12,3 +12,11 @@ def audit_verification_run(verification_id: int) -> dict:
         actor=Actor.system(), verification_id=verification_id
     )
     return {"ok": verification and verification.ok}
+
+
+@shared_task(name="wallets.webhooks_deliver_due", acks_late=True, reject_on_worker_lost=True)
+def webhooks_deliver_due() -> dict:
+    """Rung after a batch records events, by a redelivery, and by beat's sweep (retries
+    that fell due, rings that were lost)."""
+    result = services.deliveries_drain()
+    return {"attempted": result.attempted, "delivered": result.delivered, "failed": result.failed}

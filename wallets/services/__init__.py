@@ -71,6 +71,16 @@ from wallets.services.payments import (
     wallet_loads_submit_many,
     wallet_unload,
 )
+from wallets.services.webhooks import (
+    deliveries_drain,
+    delivery_attempt,
+    event_body,
+    events_record,
+    webhook_disable,
+    webhook_redeliver,
+    webhook_register,
+    webhook_rotate_secret,
+)
 
 __all__ = [
     "LoadSpec",
@@ -81,6 +91,10 @@ __all__ = [
     "audit_verification_run",
     "central_bank_ensure",
     "collection_code_create",
+    "deliveries_drain",
+    "delivery_attempt",
+    "event_body",
+    "events_record",
     "freeze_lift",
     "holder_device_enrol",
     "holder_onboard",
@@ -115,4 +129,8 @@ __all__ = [
     "wallet_loads_submit_many",
     "wallet_open",
     "wallet_unload",
+    "webhook_disable",
+    "webhook_redeliver",
+    "webhook_register",
+    "webhook_rotate_secret",
 ]
