@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from ewallet import celery_app
+from tests.workers import start_worker  # noqa: F401  (a fixture for worker tests anywhere)
 
 REQUIRE_SERVICES = os.environ.get("EWALLET_REQUIRE_SERVICES") == "1"
 
