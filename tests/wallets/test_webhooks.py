@@ -305,7 +305,7 @@ def test_workers_draining_together_deliver_each_event_once(
     from wallets.services import webhooks
 
     # Rings are lost, so the deliveries wait for the drains below.
-    monkeypatch.setattr(webhooks, "_deliver_after_commit", lambda delivery_ids: None)
+    monkeypatch.setattr(webhooks, "_deliver_after_commit", lambda: None)
     world = World.build()
     shop = world.merchant("Luohu Fresh Market")
     payer = world.wallet("Alice", klass=1, load=10_000)

@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ewallet.errors import ErrorCode
 from settlement.models import TransferKind, TransferState
+from settlement.sql import in_ids, insert_rows
 from wallets import webhook_signing
 from wallets.actors import Actor
 from wallets.authority import require_acts_for_merchant, sees_merchant
@@ -147,98 +148,99 @@ def webhook_redeliver(*, actor: Actor, delivery: WebhookDelivery) -> WebhookDeli
         delivery = WebhookDelivery.objects.create(
             event_id=delivery.event_id, endpoint=endpoint, next_attempt_at=now, created_at=now
         )
-    _deliver_after_commit([delivery.pk])
+    _deliver_after_commit()
     return delivery
 
 
 # ---------------------------------------------------------------- the outbox
 
 
-def events_record(decisions, decided_at: datetime) -> list[WebhookEvent]:
+def events_record(decisions, decided_at: datetime) -> int:
     """Events for the decided payments and refunds of merchants with live webhooks, and a
-    delivery of each to each such endpoint: in the caller's transaction (the batch's)."""
+    delivery of each to each such endpoint, in the caller's transaction (the batch's), set
+    based: one read of each kind, a COPY of the events, one INSERT … SELECT of the
+    deliveries. Returns how many events it recorded."""
     decided = {
         d.transfer_id: (EVENT_TYPES[(d.kind, d.state)], d)
         for d in decisions
         if (d.kind, d.state) in EVENT_TYPES
     }
     if not decided:
-        return []
-    endpoints: dict[int, list[int]] = {}
-    for endpoint_id, merchant_id in WebhookEndpoint.objects.filter(active=True).values_list(
-        "pk", "merchant_id"
-    ):
-        endpoints.setdefault(merchant_id, []).append(endpoint_id)
-    if not endpoints:
-        return []
+        return 0
+    hooked = set(WebhookEndpoint.objects.filter(active=True).values_list("merchant_id", flat=True))
+    if not hooked:
+        return 0
     ids = list(decided)
     events = []
-    for payment in MerchantPayment.objects.filter(
-        transfer_id__in=ids, merchant_id__in=endpoints
-    ).select_related("merchant", "request"):
-        event_type, decision = decided[payment.transfer_id]
+    for transfer_id, merchant_id, merchant, request, order, amount in (
+        MerchantPayment.objects.filter(transfer_id__in=ids, merchant_id__in=hooked)
+        .values_list(
+            "transfer_id",
+            "merchant_id",
+            "merchant__code",
+            "request__code",
+            "request__order_reference",
+            "amount",
+        )
+        .iterator()
+    ):
         data = {
-            "transfer": payment.transfer_id,
-            "merchant": payment.merchant.code,
-            "payment_request": payment.request.code,
-            "order_reference": payment.request.order_reference,
-            "amount_fen": payment.amount,
+            "transfer": transfer_id,
+            "merchant": merchant,
+            "payment_request": request,
+            "order_reference": order,
+            "amount_fen": amount,
         }
-        events.append((payment.merchant_id, event_type, payment.transfer_id, decision, data))
-    for refund in Refund.objects.filter(
-        transfer_id__in=ids, merchant_id__in=endpoints
-    ).select_related("merchant"):
-        event_type, decision = decided[refund.transfer_id]
+        events.append((transfer_id, merchant_id, data))
+    for transfer_id, merchant_id, merchant, original, amount, reason in (
+        Refund.objects.filter(transfer_id__in=ids, merchant_id__in=hooked)
+        .values_list(
+            "transfer_id", "merchant_id", "merchant__code", "original_id", "amount", "reason"
+        )
+        .iterator()
+    ):
         data = {
-            "transfer": refund.transfer_id,
-            "merchant": refund.merchant.code,
-            "refund_of": refund.original_id,
-            "amount_fen": refund.amount,
-            "reason": refund.reason,
+            "transfer": transfer_id,
+            "merchant": merchant,
+            "refund_of": original,
+            "amount_fen": amount,
+            "reason": reason,
         }
-        events.append((refund.merchant_id, event_type, refund.transfer_id, decision, data))
+        events.append((transfer_id, merchant_id, data))
     if not events:
-        return []
+        return 0
     stamp = decided_at.isoformat()
-    rows = WebhookEvent.objects.bulk_create(
-        [
-            WebhookEvent(
-                merchant_id=merchant_id,
-                type=event_type,
-                transfer_id=transfer_id,
-                created_at=decided_at,
-                payload={
-                    **data,
-                    "state": decision.state,
-                    "reject_code": decision.reject_code,
-                    "decided_at": stamp,
-                },
-            )
-            for merchant_id, event_type, transfer_id, decision, data in events
-        ]
+    at = connection.ops.adapt_datetimefield_value(decided_at)
+    rows = []
+    for transfer_id, merchant_id, data in events:
+        event_type, decision = decided[transfer_id]
+        data.update(state=decision.state, reject_code=decision.reject_code, decided_at=stamp)
+        rows.append((merchant_id, event_type, transfer_id, json.dumps(data), at))
+    insert_rows(
+        WebhookEvent._meta.db_table,
+        ["merchant_id", "type", "transfer_id", "payload", "created_at"],
+        rows,
     )
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                event_id=event.pk,
-                endpoint_id=endpoint_id,
-                next_attempt_at=decided_at,
-                created_at=decided_at,
-            )
-            for event in rows
-            for endpoint_id in endpoints[event.merchant_id]
-        ]
-    )
-    _deliver_after_commit([delivery.pk for delivery in deliveries])
-    return rows
+    condition, params = in_ids("e.transfer_id", [row[2] for row in rows])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {WebhookDelivery._meta.db_table} "
+            "(event_id, endpoint_id, state, attempts, next_attempt_at, created_at) "
+            "SELECT e.id, p.id, %s, 0, %s, %s "
+            f"FROM {WebhookEvent._meta.db_table} e "
+            f"JOIN {WebhookEndpoint._meta.db_table} p ON p.merchant_id = e.merchant_id "
+            f"WHERE p.active AND {condition}",
+            [DeliveryState.PENDING, at, at, *params],
+        )
+    _deliver_after_commit()
+    return len(rows)
 
 
-def _deliver_after_commit(delivery_ids: list[int]) -> None:
+def _deliver_after_commit() -> None:
     """Ring for a drain once the deliveries are committed (one message however many)."""
     from wallets.tasks import webhooks_deliver_due
 
-    if delivery_ids:
-        transaction.on_commit(webhooks_deliver_due.delay)
+    transaction.on_commit(webhooks_deliver_due.delay)
 
 
 # ---------------------------------------------------------------- delivering
@@ -299,23 +301,26 @@ def _http() -> httpx.Client:
     return _client
 
 
-def _due(now: datetime):
-    return WebhookDelivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now)
-
-
-@transaction.atomic
 def _claim(now: datetime, delivery_id: int | None = None) -> int | None:
     """Take one due delivery (the oldest, or `delivery_id`) for one attempt: move its next
     attempt past this attempt's timeout, so no other worker tries it meanwhile, without
-    holding a transaction open over the HTTP call. Workers skip each other's locked rows."""
-    due = _due(now).select_for_update(skip_locked=True).order_by("next_attempt_at", "pk")
-    if delivery_id is not None:
-        due = due.filter(pk=delivery_id)
-    claimed = due.values_list("pk", flat=True).first()
-    if claimed is not None:
-        lease = timedelta(seconds=settings.EWALLET_WEBHOOK_TIMEOUT_SECONDS) + LEASE_MARGIN
-        WebhookDelivery.objects.filter(pk=claimed).update(next_attempt_at=now + lease)
-    return claimed
+    holding a transaction open over the HTTP call. One statement; on PostgreSQL workers
+    skip each other's locked rows."""
+    lease = timedelta(seconds=settings.EWALLET_WEBHOOK_TIMEOUT_SECONDS) + LEASE_MARGIN
+    table = WebhookDelivery._meta.db_table
+    which = "" if delivery_id is None else "AND id = %s "
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    at = connection.ops.adapt_datetimefield_value
+    params = [at(now + lease), DeliveryState.PENDING, at(now)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_attempt_at = %s WHERE id = ("
+            f"SELECT id FROM {table} WHERE state = %s AND next_attempt_at <= %s {which}"
+            f"ORDER BY next_attempt_at, id LIMIT 1{lock}) RETURNING id",
+            params if delivery_id is None else [*params, delivery_id],
+        )
+        claimed = cursor.fetchone()
+    return claimed and claimed[0]
 
 
 def delivery_attempt(delivery_id: int) -> AttemptOutcome:
