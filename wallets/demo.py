@@ -9,11 +9,14 @@ wherever it is configured (in-process on the embedded default, `celery worker` p
 with a broker).
 """
 
+import json
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.db import transaction
 from django.db.models import Count
@@ -21,7 +24,7 @@ from django.db.models import Count
 from ewallet.errors import EwalletError
 from ewallet.money import yuan
 from settlement.models import Transfer, TransferKind, TransferState
-from wallets import services
+from wallets import services, webhook_signing
 from wallets.actors import Actor
 from wallets.loadrun.drivers import InProcessDriver
 from wallets.loadrun.runner import RunOptions
@@ -182,6 +185,8 @@ class Demo:
         and the merchant refunds part of it; the refusals each say what was wrong."""
         record = self.wallets.merchant_records[0]
         merchant = record.merchant
+        server = MerchantServer().start()
+        endpoint = services.webhook_register(actor=record.staff, merchant=merchant, url=server.url)
         payer = (
             Wallet.objects.filter(
                 number__in=[w.number for w in self.people],
@@ -233,11 +238,15 @@ class Demo:
         except EwalletError as error:
             refusals.append(str(error.code))
         self.wait()
+        told = server.wait_for(2, secret=endpoint.secret)
+        server.stop()
+        services.webhook_disable(actor=record.staff, endpoint=endpoint)
         self.say(
             f"{merchant.name} (MCC {merchant.mcc}, region {merchant.region}) asked for 36.80 by "
             f"QR code; a holder paid it from their own phone ({paid.transfer.state}); paying it "
             f"again, a forged code and refunding more than was left were refused "
-            f"({', '.join(refusals)}); 10.00 of it was refunded"
+            f"({', '.join(refusals)}); 10.00 of it was refunded; its webhook server was told "
+            f"{' and '.join(told) or 'nothing'}, each signature checked"
         )
 
     # -- payments ----------------------------------------------------------------------
@@ -297,6 +306,51 @@ class Demo:
         self.wait()
         self.result.load_run_transfers = driver.accepted
         self.result.load_run_seconds = time.perf_counter() - started
+
+
+class MerchantServer:
+    """The demo merchant's own server: receives its webhook events on a local port and
+    keeps those whose signature holds, by event type, as a merchant would."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, bytes]] = []  # (signature header, body)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.received.append((self.headers.get(webhook_signing.HEADER, ""), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.http.server_port}/ecny/events"
+
+    def start(self) -> "MerchantServer":
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+    def wait_for(self, count: int, *, secret: str, timeout: float = 30.0) -> list[str]:
+        """The types of the first `count` events received with a valid signature."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return [
+            json.loads(body)["type"]
+            for header, body in self.received
+            if webhook_signing.verify(header, body, secret)
+        ]
 
 
 def wait_until_settled(timeout: float = 300.0) -> None:

@@ -14,6 +14,8 @@ def test_small_demo_runs_end_to_end_and_verifies(transactional_db):
     text = out.getvalue()
     assert "Audit: OK" in text
     assert "Payments:" in text and "rejected" in text
+    # The merchant's own server was told of the QR payment and the refund, signed.
+    assert "told payment.settled and refund.settled, each signature checked" in text
     assert not Transfer.objects.filter(state="RECEIVED").exists()
     assert Transfer.objects.filter(state="REJECTED").exists()
     assert audit_verify().ok
