@@ -412,3 +412,22 @@ def test_a_delivered_event_is_redelivered_and_a_pending_one_tried_now(console, r
         in tea.get(response["Location"]).content.decode()
     )
     assert WebhookDelivery.objects.filter(event=pending.event, endpoint=console.hook).count() == 1
+
+
+def test_every_webhook_form_wants_its_csrf_token(console):
+    """A browser's POST without the form's token (another site's, say) changes nothing."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(console.users["tea_staff"])
+    hook, delivery = console.hook, console.delivery
+    for url, data in [
+        (f"{HOOKS}add/", {"url": f"{NOWHERE}/forged"}),
+        (f"{HOOKS}{hook.pk}/rotate/", {}),
+        (f"{HOOKS}{hook.pk}/switch-off/", {}),
+        (f"{DELIVERIES}{delivery.pk}/redeliver/", {}),
+    ]:
+        assert client.post(url, data).status_code == 403, url
+        assert 'name="csrfmiddlewaretoken"' in client.get(url).content.decode(), url
+    hook.refresh_from_db()
+    assert (hook.active, hook.previous_secret) == (True, "")
+    assert console.tea.webhooks.count() == 1
+    assert WebhookDelivery.objects.filter(event=delivery.event).count() == 1
