@@ -11,6 +11,7 @@ from datetime import date, datetime
 from django.db.models import (
     Case,
     CharField,
+    Count,
     Exists,
     F,
     OuterRef,
@@ -45,6 +46,7 @@ from wallets.authority import (
 )
 from wallets.exceptions import WalletError
 from wallets.models import (
+    DeliveryState,
     FreezeOrder,
     Holder,
     IssuanceRequest,
@@ -251,6 +253,25 @@ def refund_of(transfer_field: str = "pk") -> Subquery:
 def webhooks_visible_to(actor: Actor) -> QuerySet[WebhookEndpoint]:
     endpoints = WebhookEndpoint.objects.select_related("merchant")
     return _in_merchant_scope(endpoints, actor, "merchant__")
+
+
+def webhooks_with_delivery_counts(actor: Actor) -> QuerySet[WebhookEndpoint]:
+    """`webhooks_visible_to`, each with `pending` (deliveries still being tried) and
+    `failed` (given up): one query for a page of endpoints."""
+
+    def counted(state: DeliveryState):
+        deliveries = (
+            WebhookDelivery.objects.filter(endpoint=OuterRef("pk"), state=state)
+            .order_by()
+            .values("endpoint")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(deliveries), 0)
+
+    return webhooks_visible_to(actor).annotate(
+        pending=counted(DeliveryState.PENDING), failed=counted(DeliveryState.FAILED)
+    )
 
 
 def webhook_deliveries_visible_to(actor: Actor) -> QuerySet[WebhookDelivery]:

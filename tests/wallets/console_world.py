@@ -14,7 +14,7 @@ from ewallet.money import yuan
 from tests.helpers import KYC_FOR_CLASS, World, actor_with, key, settle, user_with
 from wallets import services
 from wallets.actors import Actor
-from wallets.models import Wallet
+from wallets.models import Merchant, Wallet
 from wallets.roles import Role
 
 STAFF = ["issuer", "approver", "auditor", "policy", "icbc_staff", "ccb_staff"]
@@ -79,3 +79,31 @@ def opened(world: World, name: str, *, klass: int, operator: str, load: int) -> 
     services.wallet_load(actor=staff, wallet=wallet, amount=yuan(load), idempotency_key=key("load"))
     settle()
     return wallet
+
+
+MERCHANT_PASSWORD = "tea-house-console-1"
+
+
+def merchant_registered(
+    console: ConsoleWorld, name: str, operator: str, username: str, licence: str
+) -> Merchant:
+    """A merchant registered by `operator`'s staff, with one staff login (`username`, a
+    console password) in `console.users`."""
+    staff = console.actors[f"{operator.lower()}_staff"]
+    merchant = services.merchant_register(
+        actor=staff,
+        operator=console.world.operators[operator],
+        name=name,
+        mcc="5812",
+        region="440303",
+        licence_number=licence,
+    )
+    _, token = services.merchant_staff_enrol(
+        actor=staff,
+        merchant=merchant,
+        name="back office",
+        username=username,
+        password=MERCHANT_PASSWORD,
+    )
+    console.users[username] = token.user
+    return merchant

@@ -200,6 +200,11 @@ PAGES = [
     ("audit leaves", lambda c: "/admin/settlement/auditleaf/", CB),
     ("checkpoints", lambda c: "/admin/settlement/checkpoint/", ALL_STAFF),
     ("signing keys", lambda c: "/admin/settlement/signingkey/", CB),
+    # Merchants' webhooks (their rows, and their merchants' staff: test_console_webhooks).
+    ("webhook endpoints", lambda c: "/admin/wallets/webhookendpoint/", ALL_STAFF),
+    ("register a webhook", lambda c: "/admin/wallets/webhookendpoint/add/", {}),
+    ("webhook deliveries", lambda c: "/admin/wallets/webhookdelivery/", ALL_STAFF),
+    ("add a webhook delivery", lambda c: "/admin/wallets/webhookdelivery/add/", {}),
     ("users", lambda c: "/admin/auth/user/", {}),
 ]
 

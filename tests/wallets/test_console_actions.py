@@ -23,6 +23,7 @@ from wallets.models import (
     IssuanceState,
     Operator,
     WalletClass,
+    WebhookEndpoint,
 )
 from wallets.roles import Role
 
@@ -471,6 +472,11 @@ def test_seed_console_creates_one_user_per_role_who_can_log_in(transactional_db)
     shop.login(username="shop_staff", password="s3cret-pass")
     page = shop.get("/admin/wallets/merchant/").content.decode()
     assert "Luohu Fresh Market" in page
+    # ... and its one webhook, registered once however often the seed runs.
+    hook = WebhookEndpoint.objects.get()
+    assert (hook.merchant.name, hook.active) == ("Luohu Fresh Market", True)
+    page = shop.get("/admin/wallets/webhookendpoint/").content.decode()
+    assert hook.url in page and hook.secret not in page
 
 
 @pytest.mark.worker

@@ -13,7 +13,7 @@ from django.test import Client
 
 from ewallet.money import yuan
 from tests.helpers import balance, key, settle
-from tests.wallets.console_world import CENTRAL_BANK, STAFF, ConsoleWorld
+from tests.wallets.console_world import CENTRAL_BANK, STAFF, ConsoleWorld, merchant_registered
 from wallets import services
 from wallets.actors import Actor
 from wallets.auth import token_authenticate
@@ -28,34 +28,20 @@ from wallets.models import (
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "tea-house-console-1"
 MERCHANT_STAFF = ["tea_staff", "book_staff", "noodle_staff"]
 EVERYONE = [*STAFF, *MERCHANT_STAFF]
-
-
-def register(console, name: str, operator: str, username: str, licence: str) -> Merchant:
-    staff = console.actors[f"{operator.lower()}_staff"]
-    merchant = services.merchant_register(
-        actor=staff,
-        operator=console.world.operators[operator],
-        name=name,
-        mcc="5812",
-        region="440303",
-        licence_number=licence,
-    )
-    _, token = services.merchant_staff_enrol(
-        actor=staff, merchant=merchant, name="back office", username=username, password=PASSWORD
-    )
-    console.users[username] = token.user
-    return merchant
 
 
 @pytest.fixture
 def console(world):
     console = ConsoleWorld.build(world)
-    console.tea = register(console, "Luohu Tea House", "ICBC", "tea_staff", "91440300MA5T000001")
-    console.books = register(console, "Gusu Bookshop", "ICBC", "book_staff", "91320500MA5B000002")
-    console.noodles = register(
+    console.tea = merchant_registered(
+        console, "Luohu Tea House", "ICBC", "tea_staff", "91440300MA5T000001"
+    )
+    console.books = merchant_registered(
+        console, "Gusu Bookshop", "ICBC", "book_staff", "91320500MA5B000002"
+    )
+    console.noodles = merchant_registered(
         console, "Futian Noodle Bar", "CCB", "noodle_staff", "91440300MA5N000003"
     )
     tea_staff = Actor.of(console.users["tea_staff"])

@@ -110,6 +110,23 @@ class ConsoleAdmin(ModelAdmin):
                 return HttpResponseRedirect(url)
         return self.form_page(request, form=form, **page)
 
+    def run_secret_form(self, request, form_class, perform, *, log=None, **page):
+        """As `run_form`, for an action whose answer shows a secret once: `perform` returns
+        (message, answer, *rows), where `answer` is what `secret_page` shows; the message,
+        which never holds the secret, is kept in each row's history (`log` writes it, by
+        default `log_change`)."""
+        form = form_class(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                message, answer, *rows = perform(form.cleaned_data)
+            except EwalletError as error:
+                form.add_error(None, f"{error.code}: {error.message}")
+            else:
+                for row in rows:
+                    (log or self.log_change)(request, row, message)
+                return self.secret_page(request, **answer)
+        return self.form_page(request, form=form, **page)
+
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Django redirects to the index for a missing row; outside the caller's scope is
         # the same as missing, and a plain 404 says so without a hint.

@@ -208,3 +208,11 @@ class RefundForm(forms.Form):
         required=False,
         widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
     )
+
+
+class WebhookEndpointForm(forms.Form):
+    url = text(
+        max_length=500,
+        label="URL",
+        help_text="http:// or https://, where the merchant's server takes the events",
+    )

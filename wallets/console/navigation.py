@@ -102,6 +102,18 @@ def sidebar(request) -> list[dict]:
                     "wallets.view_merchantpayment",
                 ),
                 _item("Refunds", "undo", "admin:wallets_refund_changelist", "wallets.view_refund"),
+                _item(
+                    "Webhook endpoints",
+                    "webhook",
+                    "admin:wallets_webhookendpoint_changelist",
+                    "wallets.view_webhookendpoint",
+                ),
+                _item(
+                    "Webhook deliveries",
+                    "outbox",
+                    "admin:wallets_webhookdelivery_changelist",
+                    "wallets.view_webhookdelivery",
+                ),
             ],
         },
         {

@@ -3,6 +3,7 @@
 import secrets
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -27,10 +28,12 @@ SEED_USERS = [
 OPENING_RESERVE_YUAN = 10_000_000
 # A merchant at op_staff's operator, and its console login.
 SEED_MERCHANT = "Luohu Fresh Market"
+# Port 9 (discard): nothing listens there.
+SEED_WEBHOOK_URL = "http://127.0.0.1:9/luohu-fresh-market/ecny-webhooks"
 SHOP_STAFF = (
     "shop_staff",
     Role.MERCHANT,
-    "merchant staff: their shop's payment requests, QR codes, payments and refunds",
+    "merchant staff: their shop's payment requests, QR codes, payments, refunds and webhooks",
 )
 
 
@@ -85,6 +88,7 @@ def _shop_staff_seed(operator: Operator, password: str | None) -> SeededUser:
     if user is not None:
         user.set_password(secret)
         user.save()
+        _webhook_seed(user)
         return SeededUser(username, secret, role, does)
     staff = Actor.of(get_user_model().objects.get(username="op_staff"))
     merchant = Merchant.objects.filter(operator=operator, name=SEED_MERCHANT).first()
@@ -97,7 +101,17 @@ def _shop_staff_seed(operator: Operator, password: str | None) -> SeededUser:
             region="440303",
             licence_number="91440303MA5SEED001",
         )
-    services.merchant_staff_enrol(
+    _, token = services.merchant_staff_enrol(
         actor=staff, merchant=merchant, name="console", username=username, password=secret
     )
+    _webhook_seed(token.user)
     return SeededUser(username, secret, role, does)
+
+
+def _webhook_seed(user) -> None:
+    """One webhook of the seeded merchant, registered by its staff, unless it has one: at a
+    port where nothing listens, so its deliveries show failed attempts in the console until
+    the merchant registers its own server. None where loopback is not an allowed target."""
+    merchant = user.merchant_staff.merchant
+    if settings.EWALLET_WEBHOOK_ALLOW_PRIVATE_TARGETS and not merchant.webhooks.exists():
+        services.webhook_register(actor=Actor.of(user), url=SEED_WEBHOOK_URL)

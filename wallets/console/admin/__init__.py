@@ -13,4 +13,5 @@ from wallets.console.admin import (  # noqa: F401
     ledger,
     merchants,
     users,
+    webhooks,
 )
