@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import httpx
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ewallet.errors import ErrorCode
@@ -407,7 +408,8 @@ def _record(delivery: WebhookDelivery, status_code, error: str, duration_ms: int
         deadline = delivery.created_at + timedelta(seconds=settings.EWALLET_WEBHOOK_RETRY_SECONDS)
         state = DeliveryState.FAILED if due > deadline else DeliveryState.PENDING
     # Only a delivery still pending is changed: one switched off meanwhile stays given up.
+    # Counted in the database: a redelivery may have had a second worker attempt it too.
     WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.PENDING).update(
-        state=state, attempts=attempts, next_attempt_at=due, delivered_at=delivered_at
+        state=state, attempts=F("attempts") + 1, next_attempt_at=due, delivered_at=delivered_at
     )
     return AttemptOutcome(delivery.pk, True, state, status_code, error)
