@@ -149,6 +149,29 @@ def test_targets_that_are_not_http_or_could_reach_the_cloud_are_refused(api, sho
     assert WebhookEndpoint.objects.count() == 0
 
 
+def test_a_url_our_client_cannot_send_to_is_refused_and_one_kept_from_before_is_logged(
+    api, shop, till, carol
+):
+    wallet, phone = carol
+    # Both resolve, and the HTTP client would refuse both on every attempt: a control
+    # character, and a host IDNA 2008 forbids (a snowman, xn--n3h).
+    for url in ("http://127.0.0.1:9/\x01", "http://xn--n3h.net/"):
+        refused = register(till, url)
+        assert problem(refused) == (400, "WEBHOOK_TARGET_REFUSED"), url
+        assert "not a URL we can send to" in refused.json()["detail"]
+    assert WebhookEndpoint.objects.count() == 0
+    # One stored before registration refused them: each attempt is logged and retried
+    # like any failure, and the payment is not held up by it.
+    WebhookEndpoint.objects.create(merchant=shop.merchant, url="http://127.0.0.1:9/\x01")
+    paid(till, phone, wallet, "1.00")
+    (row,) = till.get("/api/v1/webhook-deliveries").json()["results"]
+    one = till.get(f"/api/v1/webhook-deliveries/{row['id']}").json()
+    assert (one["state"], one["attempts"]) == ("PENDING", 1)
+    (attempt,) = one["attempt_log"]
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("target refused: ") and "can send to" in attempt["error"]
+
+
 def test_a_sixth_live_endpoint_waits_until_one_is_switched_off(api, shop, till):
     first, *_ = [registered(till, f"http://127.0.0.1:9/hook/{n}") for n in range(5)]
     assert problem(register(till)) == (409, "WEBHOOK_LIMIT")
