@@ -130,7 +130,22 @@ DELIVERY_EXAMPLE = OpenApiExample(
         ],
     },
     response_only=True,
-    status_codes=["200", "202"],
+    status_codes=["200"],
+)
+REDELIVERED_EXAMPLE = OpenApiExample(
+    "Sent again: a new delivery of the same event, queued",
+    value={
+        **DELIVERY_EXAMPLE.value,
+        "id": 57,
+        "state": "PENDING",
+        "attempts": 0,
+        "next_attempt_at": "2026-11-25T09:12:03Z",
+        "delivered_at": None,
+        "created_at": "2026-11-25T09:12:03Z",
+        "attempt_log": [],
+    },
+    response_only=True,
+    status_codes=["202"],
 )
 
 # ---------------------------------------------------------------- endpoints
@@ -291,14 +306,14 @@ class WebhookRedeliverView(APIView):
         "live endpoint (a switched-off one: 409 INVALID_STATE). A delivered or given-up "
         "delivery is sent again as a new delivery, which this answers with and its "
         "`Location` names (the old one's log stays as it was); one still pending is tried "
-        "now. Either way the attempt is made after this answer, by a worker.",
+        "now. Either way a worker makes the attempt once this is committed.",
         request=None,
         parameters=[IDEMPOTENCY_KEY, REPLAYED, LOCATION],
         responses={
             202: OpenApiResponse(w.WebhookDeliveryDetailOut, description="queued"),
             **problems(400, 403, 404, 409, 422),
         },
-        examples=[DELIVERY_EXAMPLE],
+        examples=[REDELIVERED_EXAMPLE],
     )
     @idempotent
     def post(self, request, delivery_id: int):
