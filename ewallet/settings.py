@@ -262,6 +262,8 @@ SPECTACULAR_SETTINGS = {
         "MerchantStatusEnum": "wallets.models.MerchantStatus",
         "PaymentRequestKindEnum": "wallets.models.PaymentRequestKind",
         "RequestStateEnum": "wallets.models.RequestState",
+        "DeliveryStateEnum": "wallets.models.DeliveryState",
+        "WebhookEventTypeEnum": "wallets.models.WebhookEventType",
         "MoneyDirectionEnum": [("in", "in"), ("out", "out")],
         "HealthStatusEnum": [("ok", "ok"), ("degraded", "degraded")],
     },

@@ -20,6 +20,8 @@ DOMAIN = [
     "wallets/catalogue.py",
     "wallets/qr.py",
     "wallets/qr_image.py",
+    "wallets/webhook_signing.py",
+    "wallets/webhook_targets.py",
     "wallets/exceptions.py",
     "wallets/tasks.py",
 ]

@@ -19,7 +19,7 @@ from tests.api.conftest import token_for
 from wallets import services
 from wallets.actors import Actor
 from wallets.auth import token_issue
-from wallets.models import ApiToken, FreezeScope
+from wallets.models import ApiToken, FreezeScope, WebhookDelivery
 
 ROLES = [
     "anon",
@@ -159,6 +159,15 @@ def fresh_request(suffix: str = ""):
         return f"/api/v1/payment-requests/{made.code}{suffix}"
 
     return path
+
+
+def shop_hook(name: str, suffix: str = ""):
+    """One of the shop's webhook endpoints, registered by its staff in the fixtures."""
+    return lambda api, fx: f"/api/v1/webhooks/{fx[name].pk}{suffix}"
+
+
+def shop_delivery(suffix: str = ""):
+    return lambda api, fx: f"/api/v1/webhook-deliveries/{fx['shop_delivery']}{suffix}"
 
 
 def pay_the_shop_from_alices(api, fx):
@@ -447,6 +456,59 @@ CASES = [
         lambda api, fx: f"/api/v1/refunds/{fx['shop_refund']}",
         only(dict.fromkeys(SEES_SHOP, 200), set()),
     ),
+    Case("webhooks", "get", lambda api, fx: "/api/v1/webhooks", everyone(200)),
+    Case(
+        "webhook register",
+        "post",
+        lambda api, fx: "/api/v1/webhooks",
+        everyone(403, shop_staff=201, books_staff=201),
+        {"url": "http://127.0.0.1:9/events"},
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "webhook: the shop's",
+        "get",
+        shop_hook("shop_hook"),
+        only(dict.fromkeys(SEES_SHOP, 200), set()),
+    ),
+    Case(
+        "webhook rotate secret: the shop's",
+        "post",
+        shop_hook("shop_hook", "/rotate-secret"),
+        only({"shop_staff": 200}, SEES_SHOP),
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        # An endpoint of its own, so the others stay live (switching off twice is harmless).
+        "webhook switch off: the shop's",
+        "delete",
+        shop_hook("shop_hook_to_switch_off"),
+        only({"shop_staff": 200}, SEES_SHOP),
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "webhook deliveries: the shop's endpoint's",
+        "get",
+        shop_hook("shop_hook", "/deliveries"),
+        only(dict.fromkeys(SEES_SHOP, 200), set()),
+    ),
+    Case("webhook deliveries", "get", lambda api, fx: "/api/v1/webhook-deliveries", everyone(200)),
+    Case(
+        "webhook delivery: the shop's",
+        "get",
+        shop_delivery(),
+        only(dict.fromkeys(SEES_SHOP, 200), set()),
+    ),
+    Case(
+        "webhook redeliver: the shop's",
+        "post",
+        shop_delivery("/redeliver"),
+        only({"shop_staff": 202}, SEES_SHOP),
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
     Case("issuances", "get", lambda api, fx: "/api/v1/issuances", everyone(200)),
     Case(
         "issuance request",
@@ -503,14 +565,17 @@ def fixtures(api, audit_key):
     assert set(Transfer.objects.filter(pk__in=fx.values()).values_list("state", flat=True)) == {
         "SETTLED"
     }
-    # Two merchants, each with a login of its own staff; alice pays the shop 10.00, which
-    # refunds 0.01 of it.
+    # Two merchants, each with a login of its own staff; the shop registers two webhooks
+    # (one for the case that switches it off); alice pays the shop 10.00, which refunds
+    # 0.01 of it, and each is an event delivered (attempted: no one listens) to both.
     for role, merchant in (
         ("shop_staff", api.world.merchant("Luohu Fresh Market")),
         ("books_staff", api.world.merchant("Futian Books", operator="CCB")),
     ):
         api.users[role], api.tokens[role] = merchant.staff.user, merchant.token
         fx[role.removesuffix("_staff")] = merchant
+    for name in ("shop_hook", "shop_hook_to_switch_off"):
+        fx[name] = services.webhook_register(actor=fx["shop"].staff, url="http://127.0.0.1:9/")
     request = services.payment_request_create(actor=fx["shop"].staff, amount=1_000)
     paid = services.payment_request_pay(
         actor=api.actors["alice"],
@@ -522,6 +587,7 @@ def fixtures(api, audit_key):
     fx["shop_refund"] = services.refund_create(
         actor=fx["shop"].staff, original=paid.transfer, amount=1, idempotency_key="fx-4"
     ).pk
+    fx["shop_delivery"] = WebhookDelivery.objects.filter(endpoint=fx["shop_hook"]).first().pk
     fx["size"] = checkpoint_seal().size
     return fx
 

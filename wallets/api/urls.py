@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets.api import acquiring, views
+from wallets.api import acquiring, views, webhooks
 
 app_name = "api"
 
@@ -74,6 +74,29 @@ urlpatterns = [
     path("merchant-payments", acquiring.MerchantPaymentsView.as_view(), name="merchant-payments"),
     path("refunds", acquiring.RefundsView.as_view(), name="refunds"),
     path("refunds/<int:refund_id>", acquiring.RefundView.as_view(), name="refund"),
+    path("webhooks", webhooks.WebhooksView.as_view(), name="webhooks"),
+    path("webhooks/<int:endpoint_id>", webhooks.WebhookView.as_view(), name="webhook"),
+    path(
+        "webhooks/<int:endpoint_id>/rotate-secret",
+        webhooks.WebhookRotateView.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries",
+        webhooks.WebhookEndpointDeliveriesView.as_view(),
+        name="webhook-endpoint-deliveries",
+    ),
+    path("webhook-deliveries", webhooks.WebhookDeliveriesView.as_view(), name="webhook-deliveries"),
+    path(
+        "webhook-deliveries/<int:delivery_id>",
+        webhooks.WebhookDeliveryView.as_view(),
+        name="webhook-delivery",
+    ),
+    path(
+        "webhook-deliveries/<int:delivery_id>/redeliver",
+        webhooks.WebhookRedeliverView.as_view(),
+        name="webhook-redeliver",
+    ),
     path("issuances", views.IssuancesView.as_view(), name="issuances"),
     path("issuances/<int:issuance_id>", views.IssuanceView.as_view(), name="issuance"),
     path(

@@ -68,10 +68,21 @@ def _own_merchant(actor: Actor, merchant: Merchant | None) -> Merchant:
     return merchant
 
 
+def _sendable(url: str) -> None:
+    """TargetRefused for a URL our HTTP client will not send to, though it resolves: control
+    characters, or a host name IDNA 2008 forbids (http://xn--n3h.net/). Otherwise every
+    attempt would raise before it could be logged, and the delivery never be given up."""
+    try:
+        httpx.Request("POST", url)
+    except (httpx.InvalidURL, UnicodeError) as error:
+        raise TargetRefused(f"{url!r} is not a URL we can send to: {error}") from None
+
+
 def _checked_url(url: str) -> str:
     if not isinstance(url, str) or not url or len(url) > 500:
         raise WalletError(ErrorCode.INVALID_INPUT, "a URL of at most 500 characters", field="url")
     try:
+        _sendable(url)
         check_target(url, allow_private=settings.EWALLET_WEBHOOK_ALLOW_PRIVATE_TARGETS)
     except TargetRefused as refused:
         raise WalletError(ErrorCode.WEBHOOK_TARGET_REFUSED, str(refused), field="url") from None
@@ -366,6 +377,7 @@ def _attempt(delivery_id: int, now: datetime) -> AttemptOutcome:
     status_code, error = None, ""
     started = time.monotonic()
     try:
+        _sendable(endpoint.url)
         check_target(endpoint.url, allow_private=settings.EWALLET_WEBHOOK_ALLOW_PRIVATE_TARGETS)
         response = _http().post(
             endpoint.url,
