@@ -331,3 +331,17 @@ def test_workers_draining_together_deliver_each_event_once(
     assert WebhookAttempt.objects.count() == 60  # no delivery attempted twice
     ids = [json.loads(r.body)["id"] for r in received]
     assert len(ids) == 60 and len(set(ids)) == 60
+
+
+def test_a_delivery_to_a_hook_switched_off_since_it_was_queued_is_given_up_unsent(
+    world, shop, alice
+):
+    with Receiver() as server:
+        endpoint = hook(shop, server.url)
+        transfer = pay(world, shop, alice, 500)
+        # Switched off between the queueing and the attempt (as by a racing redelivery).
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
+        services.deliveries_drain()
+        delivery = WebhookDelivery.objects.get(event__transfer=transfer)
+        assert server.received == []
+    assert delivery.state == DeliveryState.FAILED and not delivery.attempt_log.exists()

@@ -147,8 +147,9 @@ def webhook_disable(*, actor: Actor, endpoint: WebhookEndpoint) -> WebhookEndpoi
 def webhook_redeliver(*, actor: Actor, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivered or given-up event again, as a new delivery to the same live
     endpoint (the old one's log stays as it was); one still pending is tried now."""
-    endpoint = delivery.endpoint
-    require_acts_for_merchant(actor, endpoint.merchant, "redeliver its webhook events")
+    require_acts_for_merchant(actor, delivery.endpoint.merchant, "redeliver its webhook events")
+    # The endpoint's row lock orders this against switching it off.
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     if not endpoint.active:
         raise WalletError(ErrorCode.INVALID_STATE, "this webhook is switched off")
     delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
@@ -373,6 +374,11 @@ def _attempt(delivery_id: int, now: datetime) -> AttemptOutcome:
     passed since it was made."""
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
     endpoint, event = delivery.endpoint, delivery.event
+    if not endpoint.active:  # switched off since it was queued: given up, not sent
+        WebhookDelivery.objects.filter(pk=delivery_id, state=DeliveryState.PENDING).update(
+            state=DeliveryState.FAILED
+        )
+        return AttemptOutcome(delivery_id, attempted=False, state=DeliveryState.FAILED)
     body = event_body(event)
     status_code, error = None, ""
     started = time.monotonic()
