@@ -18,7 +18,6 @@ from settlement.audit.offline import verify_receipt
 from settlement.audit.verify import audit_verify
 from tests.api.conftest import token_for
 from tests.helpers import staff_of, user_with
-from tests.settlement.test_workers import start_worker  # noqa: F401  (a fixture)
 from wallets import services
 from wallets.actors import Actor
 from wallets.roles import Role
@@ -65,7 +64,7 @@ class Server:
 
 
 @pytest.fixture
-def server(start_worker, tmp_path):  # noqa: F811  (the fixture imported above)
+def server(start_worker, tmp_path):
     worker = start_worker()
     server = Server(worker.env, tmp_path / "gunicorn.log")
     yield server

@@ -12,7 +12,6 @@ from settlement import doorbell
 from settlement.audit.verify import audit_verify
 from settlement.models import Transfer
 from tests.api.test_end_to_end import server  # noqa: F401  (fixtures)
-from tests.settlement.test_workers import start_worker  # noqa: F401
 from wallets.models import MerchantPayment, Refund
 
 CHECKS = {"exactly_once", "money_conserved", "no_negative_balance", "audit_verify"}

@@ -13,7 +13,6 @@ from django.test import Client
 from ewallet.money import yuan
 from settlement.selectors import money_totals
 from tests.helpers import balance, user_with
-from tests.settlement.test_workers import start_worker  # noqa: F401  (a fixture)
 from tests.wallets.console_world import ConsoleWorld
 from wallets.models import (
     AuditVerification,
@@ -480,7 +479,7 @@ def test_seed_console_creates_one_user_per_role_who_can_log_in(transactional_db)
 
 
 @pytest.mark.worker
-def test_verify_now_is_a_job_a_real_worker_runs(start_worker, world):  # noqa: F811
+def test_verify_now_is_a_job_a_real_worker_runs(start_worker, world):
     """With Redis and a `celery worker`, the page queues the job and the worker records it."""
     import time
 
