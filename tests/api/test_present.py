@@ -7,6 +7,7 @@ Times are generated in UTC, as the database and `timezone.now()` give them.
 
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from settlement.models import (
 )
 from settlement.services import SubmitOutcome
 from wallets.api import present
+from wallets.api.acquiring_serializers import QrPaymentOut
 from wallets.api.serializers import BatchItemOut, TransferOut
 
 
@@ -73,6 +75,18 @@ def transfers(draw) -> Transfer:
 def test_a_payments_answer_is_transfer_outs(transfer):
     legs = present.leg_views(transfer.legs.all())
     assert as_json(present.transfer(transfer, legs)) == as_json(TransferOut(transfer).data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(transfers(), st.text(min_size=1, max_size=32), st.text(min_size=1, max_size=24))
+def test_a_qr_payments_answer_is_qr_payment_outs(transfer, request_code, merchant_code):
+    payment = SimpleNamespace(
+        request=SimpleNamespace(code=request_code), merchant=SimpleNamespace(code=merchant_code)
+    )
+    legs = present.leg_views(transfer.legs.all())
+    assert as_json(present.qr_payment(transfer, legs, payment)) == as_json(
+        QrPaymentOut(transfer, context={"payment": payment}).data
+    )
 
 
 errors = st.builds(

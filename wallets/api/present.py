@@ -1,4 +1,5 @@
-"""The hand-built answers of the two hottest requests, a payment's and a batch's items.
+"""The hand-built answers of the hottest requests: a payment's (and a QR payment's) and a
+batch's items.
 
 Every other answer is rendered by its `*Out` serializer (wallets/api/serializers.py). These
 two skip the serializer on the request path, where it cost more than the rest of the
@@ -96,4 +97,14 @@ def batch_item(index: int, key: str, outcome: SubmitOutcome) -> dict:
         "status": 202 if outcome.created else 200,
         "id": outcome.transfer_id,
         "state": outcome.state,
+    }
+
+
+def qr_payment(item: Transfer, legs: list[LegView], payment) -> dict:
+    """QrPaymentOut's answer: the payment's transfer, the request it paid and its merchant
+    (`payment`: the MerchantPayment, or anything with `.request.code`, `.merchant.code`)."""
+    return {
+        **transfer(item, legs),
+        "request": payment.request.code,
+        "merchant": payment.merchant.code,
     }
