@@ -14,15 +14,17 @@ that is no longer RECEIVED is never claimed, so running this twice cannot double
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from settlement import rules
-from settlement.audit.log import audit_append
+from settlement.audit.log import LeafSpec, audit_append
 from settlement.models import (
     NEGATIVE_ALLOWED,
     PAYMENT_KINDS,
+    PHASE_KINDS,
     Account,
     LimitUsage,
     Posting,
@@ -45,6 +47,9 @@ class Decision:
     state: str
     reject_code: str
 
+    def _replace_state(self, state: str) -> "Decision":
+        return Decision(self.transfer_id, self.kind, state, self.reject_code)
+
 
 @dataclass
 class BatchResult:
@@ -59,64 +64,110 @@ class BatchResult:
             self.rejected[code] = self.rejected.get(code, 0) + count
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A two-phase transfer that a claimed phase decides, as the batch sees it."""
+
+    kind: str
+    state: str
+    created_at: datetime
+    timeout_at: datetime | None
+    legs: list[rules.Leg] = field(default_factory=list)
+
+
+# A phase's pending transfer becomes ...
+_PHASE_STATE = {
+    TransferKind.POST: TransferState.POSTED,
+    TransferKind.VOID: TransferState.VOIDED,
+    TransferKind.EXPIRE: TransferState.EXPIRED,
+}
+
+
 @transaction.atomic
 def settle_batch(limit: int) -> BatchResult:
     claimed = list(
         Transfer.objects.select_for_update(skip_locked=True)
         .filter(state=TransferState.RECEIVED)
         .order_by("id")
-        .values_list("id", "kind", "created_at")[:limit]
+        .values_list("id", "kind", "created_at", "timeout_at", "pending_id")[:limit]
     )
     if not claimed:
         return BatchResult()
+    pendings = _lock_pendings(claimed)
 
     legs_by_transfer: dict[int, list[tuple[str, int, int, int]]] = defaultdict(list)
-    condition, params = in_ids("transfer_id", [t[0] for t in claimed])
+    condition, params = in_ids("transfer_id", [t[0] for t in claimed] + list(pendings))
     for transfer_id, asset, debit, credit, amount in fetch(
         f"SELECT transfer_id, asset, debit_id, credit_id, amount FROM {TransferLeg._meta.db_table} "
         f"WHERE {condition} ORDER BY transfer_id, seq",
         params,
     ):
         legs_by_transfer[transfer_id].append((asset, debit, credit, amount))
+    for pending_id, pending in pendings.items():
+        pending.legs = [rules.Leg(d, c, amount) for _, d, c, amount in legs_by_transfer[pending_id]]
 
     accounts = _lock_accounts(
         {account for legs in legs_by_transfer.values() for leg in legs for account in leg[1:3]}
     )
-    before = {account.id: account.balance for account in accounts.values()}
+    before = {account.id: (account.balance, account.reserved) for account in accounts.values()}
     usage = _load_usage(
-        accounts, [created for _, kind, created in claimed if kind in PAYMENT_KINDS]
+        accounts,
+        [created for _, kind, created, _, _ in claimed if kind in PAYMENT_KINDS]
+        + [p.created_at for p in pendings.values() if p.kind in PAYMENT_KINDS],
     )
     usage_before = dict(usage)
 
-    result = BatchResult(claimed=len(claimed))
-    decisions: list[Decision] = []
-    settled = []
-    for transfer_id, kind, created_at in claimed:
-        legs = legs_by_transfer[transfer_id]
-        code = rules.apply_transfer(
-            accounts,
-            usage,
-            [rules.Leg(debit, credit, amount) for _, debit, credit, amount in legs],
-            is_payment=kind in PAYMENT_KINDS,
-            at=created_at,
-            debits_suspended=kind == TransferKind.REDEEM,
-        )
-        if code is None:
-            decisions.append(Decision(transfer_id, kind, TransferState.SETTLED, ""))
-            settled.append((transfer_id, kind, created_at, legs))
-        else:
-            decisions.append(Decision(transfer_id, kind, TransferState.REJECTED, code))
-            result.rejected[code] = result.rejected.get(code, 0) + 1
-    result.settled = len(settled)
-
     decided_at = timezone.now()
+    result = BatchResult(claimed=len(claimed))
+    decisions: dict[int, Decision] = {}
+    leaves: list[LeafSpec] = []
+    moved = []  # (transfer id, legs) whose postings this batch writes
+    for transfer_id, kind, created_at, timeout_at, pending_id in claimed:
+        legs = legs_by_transfer[transfer_id]
+        state = TransferState.SETTLED
+        if kind in PHASE_KINDS:
+            pending = pendings[pending_id]
+            if pending.state == TransferState.RECEIVED:
+                result.claimed -= 1  # its pending transfer is not decided yet: next batch
+                continue
+            code = _decide_phase(accounts, usage, kind, legs, pending, decided_at)
+            if code is None:
+                pending.state = _PHASE_STATE[kind]
+                if pending_id in decisions:  # reserved earlier in this same batch
+                    decisions[pending_id] = decisions[pending_id]._replace_state(pending.state)
+        else:
+            code = rules.apply_transfer(
+                accounts,
+                usage,
+                [rules.Leg(debit, credit, amount) for _, debit, credit, amount in legs],
+                is_payment=kind in PAYMENT_KINDS,
+                at=created_at,
+                debits_suspended=kind == TransferKind.REDEEM,
+                reserve=timeout_at is not None,
+            )
+            if code is None and timeout_at is not None:
+                state = TransferState.PENDING
+            if transfer_id in pendings:  # a phase later in this batch decides it
+                pendings[transfer_id].state = state if code is None else TransferState.REJECTED
+        if code is None:
+            decisions[transfer_id] = Decision(transfer_id, kind, state, "")
+            leaves.append(
+                LeafSpec(transfer_id, kind, created_at, legs, state, timeout_at, pending_id)
+            )
+            if state == TransferState.SETTLED and legs:
+                moved.append((transfer_id, legs))
+            result.settled += 1
+        else:
+            decisions[transfer_id] = Decision(transfer_id, kind, TransferState.REJECTED, code)
+            result.rejected[code] = result.rejected.get(code, 0) + 1
+
     _check_postings_per_statement()
     insert_rows(
         Posting._meta.db_table,
         ["transfer_id", "account_id", "asset", "amount"],
         [
             (transfer_id, account, asset, sign * amount)
-            for transfer_id, _, _, legs in settled
+            for transfer_id, legs in moved
             for asset, debit, credit, amount in legs
             for account, sign in ((debit, -1), (credit, 1))
         ],
@@ -124,8 +175,12 @@ def settle_batch(limit: int) -> BatchResult:
     update_from_values(
         Account._meta.db_table,
         "id",
-        [("balance", "bigint")],
-        [(a.id, a.balance) for a in accounts.values() if a.balance != before[a.id]],
+        [("balance", "bigint"), ("reserved", "bigint")],
+        [
+            (a.id, a.balance, a.reserved)
+            for a in accounts.values()
+            if (a.balance, a.reserved) != before[a.id]
+        ],
     )
     _save_usage({key: spent for key, spent in usage.items() if usage_before.get(key) != spent})
     decided_at_sql = connection.ops.adapt_datetimefield_value(decided_at)
@@ -133,11 +188,80 @@ def settle_batch(limit: int) -> BatchResult:
         Transfer._meta.db_table,
         "id",
         [("state", "varchar"), ("reject_code", "varchar"), ("decided_at", "timestamptz")],
-        [(d.transfer_id, d.state, d.reject_code, decided_at_sql) for d in decisions],
+        [(d.transfer_id, d.state, d.reject_code, decided_at_sql) for d in decisions.values()],
     )
-    audit_append(settled, decided_at=decided_at)
-    transfers_decided.send(sender=Transfer, decisions=decisions, decided_at=decided_at)
+    # Pending transfers reserved by earlier batches, posted, voided or expired by this one.
+    update_from_values(
+        Transfer._meta.db_table,
+        "id",
+        [("state", "varchar")],
+        [
+            (pending_id, pending.state)
+            for pending_id, pending in pendings.items()
+            if pending_id not in decisions and pending.state in _PHASE_STATE.values()
+        ],
+    )
+    audit_append(leaves, decided_at=decided_at)
+    transfers_decided.send(
+        sender=Transfer, decisions=list(decisions.values()), decided_at=decided_at
+    )
     return result
+
+
+def _decide_phase(accounts, usage, kind, legs, pending: _Pending, decided_at) -> str | None:
+    """Post, void or expire `pending` in memory; a reject code, or None when it applied."""
+    if pending.state != TransferState.PENDING:
+        return rules.ALREADY_DECIDED.get(pending.state, rules.PENDING_REJECTED)
+    if kind != TransferKind.EXPIRE and pending.timeout_at <= decided_at:
+        return rules.PENDING_TIMED_OUT
+    is_payment = pending.kind in PAYMENT_KINDS
+    if kind == TransferKind.POST:
+        return rules.apply_post(
+            accounts,
+            usage,
+            pending.legs,
+            sum(leg[3] for leg in legs),
+            is_payment=is_payment,
+            pending_at=pending.created_at,
+        )
+    rules.apply_release(
+        accounts, usage, pending.legs, is_payment=is_payment, pending_at=pending.created_at
+    )
+    return None
+
+
+def _lock_pendings(claimed: list[tuple]) -> dict[int, _Pending]:
+    """The pending transfers the claimed phases decide. Those reserved by earlier batches
+    are locked, so racing phases in other batches wait and then see this one's decision;
+    those claimed in this batch are decided in it, in order."""
+    in_batch = {t[0]: t for t in claimed}
+    wanted = {t[4] for t in claimed if t[4] is not None}
+    pendings = {
+        pending_id: _Pending(
+            in_batch[pending_id][1], TransferState.RECEIVED, *in_batch[pending_id][2:4]
+        )
+        for pending_id in wanted & set(in_batch)
+    }
+    earlier = sorted(wanted - set(in_batch))
+    if earlier:
+        condition, params = in_ids("id", earlier)
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        for pending_id, kind, state, created_at, timeout_at in fetch(
+            f"SELECT id, kind, state, created_at, timeout_at FROM {Transfer._meta.db_table} "
+            f"WHERE {condition} ORDER BY id{lock}",
+            params,
+        ):
+            pendings[pending_id] = _Pending(
+                kind, state, _aware(created_at), timeout_at and _aware(timeout_at)
+            )
+    return pendings
+
+
+def _aware(value) -> datetime:
+    """A datetime column read with raw SQL, as the ORM would give it (SQLite gives text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def _check_postings_per_statement() -> None:
@@ -161,7 +285,7 @@ def _lock_accounts(ids: set[int]) -> dict[int, rules.AccountState]:
     lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
     rows = fetch(
         "SELECT id, kind, status, balance, balance_cap, single_limit, daily_limit, annual_limit, "
-        "suspended "
+        "suspended, reserved "
         f"FROM {Account._meta.db_table} WHERE {condition} ORDER BY id{lock}",
         params,
     )
@@ -176,6 +300,7 @@ def _lock_accounts(ids: set[int]) -> dict[int, rules.AccountState]:
             daily_limit=row[6],
             annual_limit=row[7],
             suspended=bool(row[8]),
+            reserved=row[9],
         )
         for row in rows
     }

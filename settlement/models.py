@@ -60,6 +60,9 @@ class Account(models.Model):
         max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
     )
     balance = models.BigIntegerField(default=0)
+    # Held for this account's pending transfers (DESIGN.md, two-phase): spendable is
+    # balance - reserved, never below zero.
+    reserved = models.BigIntegerField(default=0)
     # The institution behind the account is suspended (DESIGN.md: an operator suspended by
     # the central bank): it may still receive, and is debited only by a redemption, the
     # central bank winding it down. Kept apart from `status`, which freezes set.
@@ -76,6 +79,11 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=Q(kind__in=NEGATIVE_ALLOWED) | Q(balance__gte=0),
                 name="account_balance_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved__gte=0)
+                & (Q(kind__in=NEGATIVE_ALLOWED) | Q(balance__gte=F("reserved"))),
+                name="account_reserved_within_balance",
             ),
             models.CheckConstraint(
                 condition=(
@@ -109,16 +117,33 @@ class TransferKind(models.TextChoices):
     P2P = "P2P", "Person-to-person payment"
     MERCHANT = "MERCHANT", "Merchant payment"
     REFUND = "REFUND", "Refund"
+    # The phases of a two-phase transfer, each naming the pending transfer it decides.
+    POST = "POST", "Post of a pending transfer"
+    VOID = "VOID", "Void of a pending transfer"
+    EXPIRE = "EXPIRE", "Expiry of a pending transfer"
 
 
 # Transfers that count against the payer's single, daily and annual limits.
 PAYMENT_KINDS = frozenset({TransferKind.P2P, TransferKind.MERCHANT})
+# Transfers that decide a pending transfer, not move money of their own choosing.
+PHASE_KINDS = frozenset({TransferKind.POST, TransferKind.VOID, TransferKind.EXPIRE})
 
 
 class TransferState(models.TextChoices):
     RECEIVED = "RECEIVED", "Received"
     SETTLED = "SETTLED", "Settled"
     REJECTED = "REJECTED", "Rejected"
+    # A two-phase transfer: its funds reserved, then posted, voided or expired.
+    PENDING = "PENDING", "Pending (funds reserved)"
+    POSTED = "POSTED", "Posted"
+    VOIDED = "VOIDED", "Voided"
+    EXPIRED = "EXPIRED", "Expired"
+
+
+# The states of a two-phase transfer once its funds were reserved.
+RESERVED_STATES = frozenset(
+    {TransferState.PENDING, TransferState.POSTED, TransferState.VOIDED, TransferState.EXPIRED}
+)
 
 
 class RejectCode(models.TextChoices):
@@ -131,6 +156,11 @@ class RejectCode(models.TextChoices):
     WALLET_RECEIVE_ONLY = "WALLET_RECEIVE_ONLY", "Wallet may only receive"
     WALLET_CLOSED = "WALLET_CLOSED", "Wallet closed"
     OPERATOR_SUSPENDED = "OPERATOR_SUSPENDED", "The paying account's operator is suspended"
+    ALREADY_POSTED = "ALREADY_POSTED", "The pending transfer was posted already"
+    ALREADY_VOIDED = "ALREADY_VOIDED", "The pending transfer was voided already"
+    ALREADY_EXPIRED = "ALREADY_EXPIRED", "The pending transfer expired"
+    PENDING_TIMED_OUT = "PENDING_TIMED_OUT", "The pending transfer's timeout has passed"
+    PENDING_REJECTED = "PENDING_REJECTED", "The pending transfer reserved nothing"
 
 
 class Transfer(models.Model):
@@ -143,6 +173,19 @@ class Transfer(models.Model):
     memo = models.CharField(max_length=140, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Two-phase: a transfer with a timeout reserves its funds (PENDING) until posted,
+    # voided or expired at the timeout; a POST, VOID or EXPIRE names the one it decides.
+    timeout_at = models.DateTimeField(null=True, blank=True)
+    # No index: nothing looks phases up by their pending transfer, and every insert
+    # would pay for one.
+    pending = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="phases",
+        db_index=False,
+    )
 
     class Meta:
         indexes = [
@@ -151,6 +194,12 @@ class Transfer(models.Model):
                 fields=["id"],
                 condition=Q(state="RECEIVED"),
                 name="transfer_received_queue",
+            ),
+            # The expiry sweep: pending transfers by timeout.
+            models.Index(
+                fields=["timeout_at"],
+                condition=Q(state="PENDING"),
+                name="transfer_pending_timeout",
             ),
         ]
         constraints = [
@@ -164,6 +213,15 @@ class Transfer(models.Model):
             models.CheckConstraint(
                 condition=Q(state=TransferState.RECEIVED) | Q(decided_at__isnull=False),
                 name="transfer_decided_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(pending__isnull=True) | Q(kind__in=["POST", "VOID", "EXPIRE"]),
+                name="transfer_phase_names_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_at__isnull=False)
+                | ~Q(state__in=["PENDING", "POSTED", "VOIDED", "EXPIRED"]),
+                name="transfer_pending_has_timeout",
             ),
         ]
 

@@ -8,6 +8,13 @@ Checks, in order: account status (payer may send, payee may receive), the payer'
 operator not suspended (only a redemption debits a suspended institution's account), the
 payer's single, daily and annual limits (payments only), funds, then the payee's balance
 cap.
+
+Two-phase transfers (DESIGN.md: `PENDING -> POSTED | VOIDED | EXPIRED`): `apply_transfer`
+with `reserve=True` makes the same checks but holds the payer's funds (`reserved`) instead
+of moving them, and counts the payment against the payer's limits then; `apply_post`
+releases the hold and moves all or part of it, giving back the limit use of the part not
+posted; `apply_release` (a void or an expiry) releases it all and gives back all its limit
+use. What a payer may spend is always balance - reserved.
 """
 
 from collections import defaultdict
@@ -29,6 +36,14 @@ WALLET_FROZEN = "WALLET_FROZEN"
 WALLET_RECEIVE_ONLY = "WALLET_RECEIVE_ONLY"
 WALLET_CLOSED = "WALLET_CLOSED"
 OPERATOR_SUSPENDED = "OPERATOR_SUSPENDED"
+ALREADY_POSTED = "ALREADY_POSTED"
+ALREADY_VOIDED = "ALREADY_VOIDED"
+ALREADY_EXPIRED = "ALREADY_EXPIRED"
+PENDING_TIMED_OUT = "PENDING_TIMED_OUT"
+PENDING_REJECTED = "PENDING_REJECTED"
+
+# Why a phase finds its pending transfer already decided.
+ALREADY_DECIDED = {"POSTED": ALREADY_POSTED, "VOIDED": ALREADY_VOIDED, "EXPIRED": ALREADY_EXPIRED}
 
 _SEND_BLOCKED = {
     "FROZEN": WALLET_FROZEN,
@@ -44,6 +59,7 @@ class AccountState:
     status: str
     balance: int
     may_go_negative: bool = False
+    reserved: int = 0
     suspended: bool = False
     balance_cap: int | None = None
     single_limit: int | None = None
@@ -80,10 +96,13 @@ def apply_transfer(
     is_payment: bool,
     at: datetime,
     debits_suspended: bool = False,
+    reserve: bool = False,
 ) -> str | None:
     """Apply all legs to `accounts` and `usage`, or none. Returns a reject code or None.
 
     `debits_suspended`: the transfer may debit a suspended account (a redemption).
+    `reserve`: hold the payers' funds instead of moving them (a pending transfer); the
+    payees' balance caps are checked when it is posted.
     """
     deltas: dict[int, int] = defaultdict(int)
     paid_out: dict[int, int] = defaultdict(int)
@@ -117,15 +136,77 @@ def apply_transfer(
     for account_id, delta in deltas.items():
         account = accounts[account_id]
         new_balance = account.balance + delta
-        if new_balance < 0 and not account.may_go_negative:
+        if new_balance - account.reserved < 0 and not account.may_go_negative:
             return INSUFFICIENT_FUNDS
+        if reserve:
+            continue
         if delta > 0 and account.balance_cap is not None and new_balance > account.balance_cap:
             return LIMIT_BALANCE
 
     for account_id, delta in deltas.items():
-        accounts[account_id].balance += delta
+        if not reserve:
+            accounts[account_id].balance += delta
+        elif delta < 0:
+            accounts[account_id].reserved -= delta
     for account_id, amount in paid_out.items():
         if accounts[account_id].has_period_limits:
             usage[(account_id, "DAY", day)] = usage.get((account_id, "DAY", day), 0) + amount
             usage[(account_id, "YEAR", year)] = usage.get((account_id, "YEAR", year), 0) + amount
     return None
+
+
+def _give_back(usage, account: AccountState, amount: int, at: datetime) -> None:
+    """Return `amount` of a payment's limit use in the periods of `at`, when it was counted."""
+    if amount and account.has_period_limits:
+        day, year = limit_periods(at)
+        for key in ((account.id, "DAY", day), (account.id, "YEAR", year)):
+            usage[key] = max(0, usage.get(key, 0) - amount)
+
+
+def apply_post(
+    accounts: MutableMapping[int, AccountState],
+    usage: MutableMapping[UsageKey, int],
+    pending: list[Leg],
+    amount: int,
+    *,
+    is_payment: bool,
+    pending_at: datetime,
+) -> str | None:
+    """Post `amount` of a pending transfer whose legs were reserved: release the hold and
+    move `amount` (all of it, or part of a one-leg transfer), or nothing. The payee's status
+    and balance cap are checked now, as is the payer's status (a freeze stops the money
+    leaving; the payer can still void). The limit use of the part not posted is given back.
+    """
+    total = sum(leg.amount for leg in pending)
+    moved = pending if amount == total else [Leg(pending[0].debit, pending[0].credit, amount)]
+    for leg in moved:
+        payer, payee = accounts[leg.debit], accounts[leg.credit]
+        if code := _SEND_BLOCKED.get(payer.status):
+            return code
+        if code := _RECEIVE_BLOCKED.get(payee.status):
+            return code
+        if payee.balance_cap is not None and payee.balance + leg.amount > payee.balance_cap:
+            return LIMIT_BALANCE
+    for leg in pending:
+        accounts[leg.debit].reserved -= leg.amount
+    for leg in moved:
+        accounts[leg.debit].balance -= leg.amount
+        accounts[leg.credit].balance += leg.amount
+    if is_payment:
+        _give_back(usage, accounts[pending[0].debit], total - amount, pending_at)
+    return None
+
+
+def apply_release(
+    accounts: MutableMapping[int, AccountState],
+    usage: MutableMapping[UsageKey, int],
+    pending: list[Leg],
+    *,
+    is_payment: bool,
+    pending_at: datetime,
+) -> None:
+    """Void or expire a pending transfer: release its hold and give back its limit use."""
+    for leg in pending:
+        accounts[leg.debit].reserved -= leg.amount
+        if is_payment:
+            _give_back(usage, accounts[leg.debit], leg.amount, pending_at)

@@ -6,6 +6,7 @@ settles or is rejected for funds, limits or status is decided by settlement, in 
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -17,6 +18,7 @@ from settlement import doorbell
 from settlement.batch import BatchResult, settle_batch
 from settlement.exceptions import IdempotencyConflict, TransferInvalid
 from settlement.models import (
+    PHASE_KINDS,
     Account,
     AccountKind,
     AccountStatus,
@@ -27,6 +29,9 @@ from settlement.models import (
     TransferState,
 )
 from settlement.sql import array_literal, fetch, insert_rows
+
+# The longest a pending transfer may hold its payer's funds.
+MAX_PENDING_TIMEOUT = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -343,6 +348,140 @@ def _find_replay(key: str, kind: str, wanted: list[tuple[int, int, int]]) -> Tra
     if transfer.kind != kind or stored != wanted:
         raise IdempotencyConflict(key)
     return transfer
+
+
+# ---------------------------------------------------------------- two-phase transfers
+
+
+def transfer_reserve(
+    *,
+    kind: TransferKind,
+    legs: Sequence[LegSpec],
+    idempotency_key: str,
+    timeout: timedelta,
+    memo: str = "",
+) -> tuple[Transfer, bool]:
+    """Queue a two-phase transfer: settlement reserves its payers' funds (checking balance
+    and limits as for a payment) and it is PENDING until posted, voided, or expired at
+    `timeout` from now. Returns (transfer, created), as transfer_submit."""
+    if not timedelta(seconds=1) <= timeout <= MAX_PENDING_TIMEOUT:
+        raise TransferInvalid(
+            ErrorCode.INVALID_INPUT,
+            f"a timeout is between 1 second and {MAX_PENDING_TIMEOUT.days} days",
+            field="timeout",
+        )
+    if kind in PHASE_KINDS:
+        raise TransferInvalid(ErrorCode.INVALID_INPUT, "a phase is not a pending transfer")
+    wanted = [(leg.debit_id, leg.credit_id, require_fen(leg.amount)) for leg in legs]
+    if not wanted:
+        raise TransferInvalid(ErrorCode.INVALID_INPUT, "a transfer needs at least one leg")
+    return _queue(
+        TransferKind(kind), wanted, idempotency_key, memo, timeout_at=timezone.now() + timeout
+    )
+
+
+def transfer_post(
+    *, pending: Transfer, idempotency_key: str, amount: int | None = None, memo: str = ""
+) -> tuple[Transfer, bool]:
+    """Queue the posting of a pending transfer: all of it, or `amount` of a one-leg one.
+    Settlement posts it if it is still PENDING and not timed out (else REJECTED,
+    ALREADY_POSTED / ALREADY_VOIDED / ALREADY_EXPIRED / PENDING_TIMED_OUT)."""
+    legs = _pending_legs(pending)
+    total = sum(amount for _, _, amount in legs)
+    amount = total if amount is None else require_fen(amount)
+    if amount > total:
+        raise TransferInvalid(
+            ErrorCode.INVALID_AMOUNT, f"a post moves at most the {total} fen reserved"
+        )
+    if amount < total and len(legs) > 1:
+        raise TransferInvalid(
+            ErrorCode.INVALID_AMOUNT, "only a one-leg pending transfer is posted in part"
+        )
+    posted = legs if amount == total else [(legs[0][0], legs[0][1], amount)]
+    return _queue(TransferKind.POST, posted, idempotency_key, memo, pending_id=pending.pk)
+
+
+def transfer_void(
+    *, pending: Transfer, idempotency_key: str, memo: str = ""
+) -> tuple[Transfer, bool]:
+    """Queue the voiding of a pending transfer: its funds released, nothing moved."""
+    _pending_legs(pending)
+    return _queue(TransferKind.VOID, [], idempotency_key, memo, pending_id=pending.pk)
+
+
+def pendings_expire(*, now: datetime | None = None) -> int:
+    """Queue an EXPIRE for every PENDING transfer whose timeout has passed, once each (its
+    key is `expire:<id>`), and ring for settlement. Safe to run anywhere, any number of
+    times: beat's sweep and every settle task run it. Returns how many it queued."""
+    now = now or timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    table = Transfer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (kind, state, reject_code, idempotency_key, memo, created_at, "
+            "pending_id) "
+            f"SELECT %s, %s, '', 'expire:' || id, '', %s, id FROM {table} "
+            "WHERE state = %s AND timeout_at <= %s "
+            "ON CONFLICT (idempotency_key) DO NOTHING",
+            [TransferKind.EXPIRE, TransferState.RECEIVED, at, TransferState.PENDING, at],
+        )
+        queued = cursor.rowcount
+    if queued:
+        doorbell.ring_on_commit()
+    return queued
+
+
+def _pending_legs(pending: Transfer) -> list[tuple[int, int, int]]:
+    if pending.timeout_at is None or pending.kind in PHASE_KINDS:
+        raise TransferInvalid(
+            ErrorCode.INVALID_STATE, f"transfer {pending.pk} is not a two-phase transfer"
+        )
+    return list(pending.legs.order_by("seq").values_list("debit_id", "credit_id", "amount"))
+
+
+def _queue(
+    kind: TransferKind,
+    wanted: list[tuple[int, int, int]],
+    idempotency_key: str,
+    memo: str,
+    *,
+    timeout_at: datetime | None = None,
+    pending_id: int | None = None,
+) -> tuple[Transfer, bool]:
+    """Insert a transfer and its legs, or find the one its key queued before (which must
+    ask for the same thing); ring for settlement."""
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise TransferInvalid(
+            ErrorCode.INVALID_INPUT, "idempotency key must be 1 to 200 characters"
+        )
+    with transaction.atomic():
+        assets = _assets_of({a for debit, credit, _ in wanted for a in (debit, credit)})
+        _check_legs(wanted, assets)
+        existing = Transfer.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.pending_id != pending_id:
+                raise IdempotencyConflict(idempotency_key)
+            return _find_replay(idempotency_key, kind, wanted), False
+        transfer = Transfer.objects.create(
+            kind=kind,
+            idempotency_key=idempotency_key,
+            memo=memo[:140],
+            timeout_at=timeout_at,
+            pending_id=pending_id,
+        )
+        TransferLeg.objects.bulk_create(
+            TransferLeg(
+                transfer=transfer,
+                seq=seq,
+                asset=assets[debit],
+                debit_id=debit,
+                credit_id=credit,
+                amount=amount,
+            )
+            for seq, (debit, credit, amount) in enumerate(wanted)
+        )
+    doorbell.ring_on_commit()
+    return transfer, True
 
 
 def transfers_settle(

@@ -25,6 +25,7 @@ class _SealWhenDue:
 @shared_task(name="settlement.settle_pending", acks_late=True, reject_on_worker_lost=True)
 def settle_pending() -> dict:
     doorbell.answer()
+    services.pendings_expire()  # timed-out pending transfers join this drain
     result = services.transfers_settle(between_batches=_SealWhenDue())
     return {"claimed": result.claimed, "settled": result.settled, "rejected": result.rejected}
 

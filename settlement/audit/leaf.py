@@ -37,9 +37,14 @@ def transfer_entry(
     created_at: datetime,
     decided_at: datetime,
     legs: Iterable[tuple[str, int, int, int]],
+    timeout_at: datetime | None = None,
+    pending: int | None = None,
 ) -> dict[str, Any]:
-    """The entry for a transfer; `legs` are (asset, debit account, credit account, fen)."""
-    return {
+    """The entry for a transfer; `legs` are (asset, debit account, credit account, fen).
+
+    A two-phase transfer's reservation (state PENDING) adds its `timeout_at`; a POST, VOID
+    or EXPIRE adds the `pending` transfer it decides. Other entries are as they were."""
+    entry = {
         "v": ENTRY_VERSION,
         "type": "transfer",
         "transfer": transfer_id,
@@ -52,6 +57,11 @@ def transfer_entry(
             for asset, debit, credit, amount in legs
         ],
     }
+    if timeout_at is not None:
+        entry["timeout_at"] = timestamp(timeout_at)
+    if pending is not None:
+        entry["pending"] = pending
+    return entry
 
 
 def leaf_bytes(entry: dict[str, Any]) -> bytes:
@@ -74,7 +84,7 @@ def transfer_leaf_bytes(**fields: Any) -> bytes:
     large, and checking those alone halves the cost of encoding a settled batch.
     """
     entry = transfer_entry(**fields)
-    numbers = [entry["transfer"]]
+    numbers = [entry["transfer"], entry.get("pending", 0)]
     for leg in entry["legs"]:
         numbers += (leg["debit"], leg["credit"], leg["amount"])
     if all(type(n) is int and -_SAFE_INT <= n <= _SAFE_INT for n in numbers):
@@ -82,13 +92,9 @@ def transfer_leaf_bytes(**fields: Any) -> bytes:
     return rfc8785.dumps(entry)
 
 
-def transfer_leaves_bytes(
-    transfers: Iterable[tuple[int, str, datetime, list[tuple[str, int, int, int]]]],
-    *,
-    state: str,
-    decided_at: datetime,
-) -> list[bytes]:
-    """transfer_leaf_bytes for transfers decided together: (id, kind, created_at, legs).
+def transfer_leaves_bytes(transfers: Iterable[tuple], *, decided_at: datetime) -> list[bytes]:
+    """transfer_leaf_bytes for transfers decided together: (id, kind, created_at, legs,
+    state, timeout_at, pending), as settlement.audit.log.LeafSpec.
 
     The same bytes from a template with the keys in their JCS order, a few times faster
     than building and sorting a dict per leaf (a settled batch encodes tens of thousands);
@@ -97,10 +103,11 @@ def transfer_leaves_bytes(
     """
     decided = timestamp(decided_at)
     head = f'"decided_at":"{decided}","kind":'
-    tail = f',"state":{_json_text(state)},"transfer":'
+    tail = ',"state":"SETTLED","transfer":'
     out = []
-    for transfer_id, kind, created_at, legs in transfers:
-        if _template_fits(transfer_id, kind, legs):
+    for transfer_id, kind, created_at, legs, state, timeout_at, pending in transfers:
+        plain = state == "SETTLED" and timeout_at is None and pending is None
+        if plain and _template_fits(transfer_id, kind, legs):
             encoded_legs = ",".join(
                 f'{{"amount":{amount},"asset":{_json_text(asset)},"credit":{credit},'
                 f'"debit":{debit}}}'
@@ -119,6 +126,8 @@ def transfer_leaves_bytes(
                     created_at=created_at,
                     decided_at=decided_at,
                     legs=legs,
+                    timeout_at=timeout_at,
+                    pending=pending,
                 )
             )
     return out

@@ -2,25 +2,34 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from settlement.audit import leaf
 from settlement.models import AuditHead, AuditLeaf
 from settlement.sql import insert_rows
 
 
-def audit_append(
-    settled: Sequence[tuple[int, str, datetime, list[tuple[str, int, int, int]]]],
-    *,
-    decided_at: datetime,
-) -> None:
-    """Append one leaf per settled transfer, in order: (id, kind, created_at, legs).
+class LeafSpec(NamedTuple):
+    """A decided transfer as its leaf records it."""
+
+    transfer_id: int
+    kind: str
+    created_at: datetime
+    legs: list[tuple[str, int, int, int]]  # (asset, debit, credit, fen)
+    state: str = "SETTLED"  # or PENDING: a two-phase transfer's reservation
+    timeout_at: datetime | None = None  # a two-phase transfer's
+    pending: int | None = None  # the pending transfer a POST, VOID or EXPIRE decides
+
+
+def audit_append(settled: Sequence[LeafSpec], *, decided_at: datetime) -> None:
+    """Append one leaf per decided transfer that moved or reserved money, in order.
 
     Must run inside the settling transaction. The head row is locked last, after the
     accounts, so concurrent batches serialise only for this short append.
     """
     if not settled:
         return
-    entries = leaf.transfer_leaves_bytes(settled, state="SETTLED", decided_at=decided_at)
+    entries = leaf.transfer_leaves_bytes(settled, decided_at=decided_at)
     head = _lock_head()
     chain = bytes(head.chain_hash)
     leaves = []

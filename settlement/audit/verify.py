@@ -3,11 +3,13 @@
 Checks, in order, stopping at the first mismatch (which it names):
 1. leaves are numbered 0..n-1; each leaf's bytes equal the entry rebuilt from its transfer
    and legs, its hash is SHA-256(0x00 || bytes), and the chain links to the previous leaf;
-2. the head row holds n and the last chain hash; every SETTLED transfer has a leaf and no
+2. the head row holds n and the last chain hash; every SETTLED transfer, and every
+   two-phase transfer that reserved funds (its leaf records the reservation), has a leaf and no
    other transfer has postings; every settled transfer's postings are exactly its legs
    (compared in the database in one pass, naming the leaf);
 3. every transfer's postings sum to zero per asset; every balance is the sum of its
-   account's postings; no holder account is negative;
+   account's postings; no holder account is negative; every account's reserved funds are
+   the sum of its pending transfers' legs, never more than its balance;
 4. circulation == -issuance == reserve backing;
 5. checkpoints: heights count up and sizes grow, each names the previous note's hash,
    each note's signature verifies with the key that was current at its time, its head
@@ -22,11 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from settlement.audit import leaf, merkle
 from settlement.models import (
     NEGATIVE_ALLOWED,
+    RESERVED_STATES,
     Account,
     AuditHead,
     AuditLeaf,
@@ -176,6 +179,8 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
                 "transfer__state",
                 "transfer__created_at",
                 "transfer__decided_at",
+                "transfer__timeout_at",
+                "transfer__pending_id",
             )[:CHUNK]
         )
         if not rows:
@@ -193,16 +198,20 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
             data, stored_hash, stored_chain = bytes(data), bytes(stored_hash), bytes(stored_chain)
             if index != expected_index:
                 _fail("leaves", f"expected leaf {expected_index} next, found {index}", index)
-            kind, state, created_at, decided_at = transfer
-            if state != TransferState.SETTLED:
+            kind, state, created_at, decided_at, timeout_at, pending = transfer
+            # A two-phase transfer's leaf is its reservation, whatever became of it since.
+            leaf_state = TransferState.PENDING if state in RESERVED_STATES else state
+            if state != TransferState.SETTLED and state not in RESERVED_STATES:
                 _fail("leaves", f"transfer {transfer_id} is {state}, not SETTLED", index)
             rebuilt = leaf.transfer_leaf_bytes(
                 transfer_id=transfer_id,
                 kind=kind,
-                state=state,
+                state=leaf_state,
                 created_at=created_at,
                 decided_at=decided_at,
                 legs=legs[transfer_id],
+                timeout_at=timeout_at,
+                pending=pending,
             )
             if rebuilt != data:
                 _fail(
@@ -291,10 +300,14 @@ def _check_head_and_coverage(report: VerifyReport) -> None:
         Transfer.objects.values_list("state").annotate(n=Count("id")).order_by()
     )
     report.transfers = sum(report.counts_by_state.values())
-    settled = report.counts_by_state.get(TransferState.SETTLED, 0)
+    settled = sum(
+        report.counts_by_state.get(state, 0) for state in {TransferState.SETTLED, *RESERVED_STATES}
+    )
     if settled != report.leaves:
         missing = (
-            Transfer.objects.filter(state=TransferState.SETTLED, audit_leaf__isnull=True)
+            Transfer.objects.filter(
+                state__in=[TransferState.SETTLED, *RESERVED_STATES], audit_leaf__isnull=True
+            )
             .order_by("id")
             .values_list("id", flat=True)
             .first()
@@ -343,6 +356,31 @@ def _check_postings_and_balances(report: VerifyReport) -> None:
             )
         if balance < 0 and kind not in NEGATIVE_ALLOWED:
             _fail("balances", f"account {account_id} ({label}) is negative: {balance}")
+    _check_reserved()
+
+
+def _check_reserved() -> None:
+    """Each account's reserved funds are exactly its PENDING transfers' debits, and never
+    more than its balance: what it may spend is never negative."""
+    held = dict(
+        TransferLeg.objects.filter(transfer__state=TransferState.PENDING)
+        .values_list("debit_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for account_id, label, kind, balance, reserved in (
+        Account.objects.filter(Q(reserved__gt=0) | Q(pk__in=list(held)))
+        .order_by("id")
+        .values_list("id", "label", "kind", "balance", "reserved")
+    ):
+        if reserved != held.get(account_id, 0):
+            _fail(
+                "reserved",
+                f"account {account_id} ({label}) reserves {reserved}, its pending transfers "
+                f"{held.get(account_id, 0)}",
+            )
+        if balance - reserved < 0 and kind not in NEGATIVE_ALLOWED:
+            _fail("reserved", f"account {account_id} ({label}) reserves more than its balance")
 
 
 def _check_money(report: VerifyReport) -> None:

@@ -52,12 +52,20 @@ def test_every_transfer_entry_encodes_as_rfc8785(
 @settings(max_examples=300)
 @given(
     transfers=st.lists(
-        st.tuples(ids, st.sampled_from(list(TransferKind.values)), moments, legs), max_size=5
+        st.tuples(
+            ids,
+            st.sampled_from(list(TransferKind.values)),
+            moments,
+            legs,
+            st.sampled_from(list(TransferState.values)),
+            st.none() | moments,  # a two-phase transfer's timeout
+            st.none() | ids,  # the pending transfer a phase decides
+        ),
+        max_size=5,
     ),
-    state=st.sampled_from(list(TransferState.values)),
     decided_at=moments,
 )
-def test_leaves_encoded_together_are_the_rfc8785_bytes_of_each_entry(transfers, state, decided_at):
+def test_leaves_encoded_together_are_the_rfc8785_bytes_of_each_entry(transfers, decided_at):
     expected = [
         leaf_bytes_reference(
             transfer_entry(
@@ -67,11 +75,13 @@ def test_leaves_encoded_together_are_the_rfc8785_bytes_of_each_entry(transfers, 
                 created_at=created_at,
                 decided_at=decided_at,
                 legs=transfer_legs,
+                timeout_at=timeout_at,
+                pending=pending,
             )
         )
-        for transfer_id, kind, created_at, transfer_legs in transfers
+        for transfer_id, kind, created_at, transfer_legs, state, timeout_at, pending in transfers
     ]
-    assert transfer_leaves_bytes(transfers, state=state, decided_at=decided_at) == expected
+    assert transfer_leaves_bytes(transfers, decided_at=decided_at) == expected
 
 
 @given(kind=st.text(), asset=st.text())
@@ -82,7 +92,7 @@ def test_leaves_with_any_text_in_them_encode_as_rfc8785(kind, asset):
     entry = transfer_entry(
         transfer_id=7, kind=kind, state="SETTLED", created_at=at, decided_at=at, legs=legs
     )
-    encoded = transfer_leaves_bytes([(7, kind, at, legs)], state="SETTLED", decided_at=at)
+    encoded = transfer_leaves_bytes([(7, kind, at, legs, "SETTLED", None, None)], decided_at=at)
     assert encoded == [leaf_bytes_reference(entry)]
 
 
@@ -93,7 +103,7 @@ def test_a_leaf_the_template_cannot_hold_goes_to_rfc8785(odd):
     entry = transfer_entry(
         transfer_id=7, kind="P2P", state="SETTLED", created_at=at, decided_at=at, legs=legs
     )
-    encoded = transfer_leaves_bytes([(7, "P2P", at, legs)], state="SETTLED", decided_at=at)
+    encoded = transfer_leaves_bytes([(7, "P2P", at, legs, "SETTLED", None, None)], decided_at=at)
     assert encoded == [leaf_bytes_reference(entry)]
 
 
@@ -101,7 +111,7 @@ def test_an_integer_beyond_json_exactness_is_refused_as_rfc8785_refuses_it():
     at = datetime(2026, 11, 25, tzinfo=UTC)
     with pytest.raises(rfc8785.IntegerDomainError):
         transfer_leaves_bytes(
-            [(7, "P2P", at, [("ECNY", 1, 2, 2**53 + 1)])], state="SETTLED", decided_at=at
+            [(7, "P2P", at, [("ECNY", 1, 2, 2**53 + 1)], "SETTLED", None, None)], decided_at=at
         )
 
 
