@@ -1,13 +1,24 @@
-"""The settlement benchmark: queue N payments among M funded accounts, time settling them."""
+"""The settlement benchmark: queue N payments among M funded accounts, time settling them;
+with `two_phase`, time reserving them, then posting every reservation."""
 
 import random
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
-from settlement.models import Account, AccountKind, Asset, Transfer, TransferKind, TransferLeg
+from settlement.models import (
+    Account,
+    AccountKind,
+    Asset,
+    Transfer,
+    TransferKind,
+    TransferLeg,
+    TransferState,
+)
 from settlement.services import transfers_settle
 
 
@@ -20,13 +31,23 @@ class BenchResult:
     settle_seconds: float
     settled: int
     rejected: int
+    post_seconds: float = 0.0  # two-phase: settling the posts of every reservation
+    posted: int = 0
 
     @property
     def transfers_per_second(self) -> float:
         return self.transfers / self.settle_seconds if self.settle_seconds else 0.0
 
+    @property
+    def two_phase_payments_per_second(self) -> float:
+        """Payments reserved and then posted, per second of settling both phases."""
+        seconds = self.settle_seconds + self.post_seconds
+        return self.posted / seconds if seconds else 0.0
 
-def bench_settlement(*, transfers: int, accounts: int, batch_size: int, seed: int) -> BenchResult:
+
+def bench_settlement(
+    *, transfers: int, accounts: int, batch_size: int, seed: int, two_phase: bool = False
+) -> BenchResult:
     rng = random.Random(seed)
     run = uuid.uuid4().hex[:8]
     started = time.perf_counter()
@@ -60,12 +81,42 @@ def bench_settlement(*, transfers: int, accounts: int, batch_size: int, seed: in
     for _ in range(transfers):
         payer, payee = rng.sample(wallets, 2)
         payments.append([(Asset.ECNY, payer, payee, rng.randint(1, 20_000))])
-    queue_received(f"bench:{run}:pay", TransferKind.P2P, payments)
+    timeout_at = timezone.now() + timedelta(hours=1) if two_phase else None
+    queue_received(f"bench:{run}:pay", TransferKind.P2P, payments, timeout_at=timeout_at)
     queue_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     result = transfers_settle(batch_size=batch_size)
     settle_seconds = time.perf_counter() - started
+    post_seconds, posted = 0.0, 0
+    if two_phase:
+        reserved = list(
+            Transfer.objects.filter(
+                idempotency_key__startswith=f"bench:{run}:pay:", state=TransferState.PENDING
+            )
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        legs = dict(
+            TransferLeg.objects.filter(transfer_id__in=reserved).values_list(
+                "transfer_id", "amount"
+            )
+        )
+        by_id = {w.pk: w for w in wallets}
+        queue_received(
+            f"bench:{run}:post",
+            TransferKind.POST,
+            [
+                [(Asset.ECNY, by_id[debit], by_id[credit], legs[pending])]
+                for pending, debit, credit in TransferLeg.objects.filter(transfer_id__in=reserved)
+                .order_by("transfer_id")
+                .values_list("transfer_id", "debit_id", "credit_id")
+            ],
+            pendings=reserved,
+        )
+        started = time.perf_counter()
+        posts = transfers_settle(batch_size=batch_size)
+        post_seconds, posted = time.perf_counter() - started, posts.settled
     return BenchResult(
         transfers=result.claimed,
         accounts=accounts,
@@ -74,17 +125,33 @@ def bench_settlement(*, transfers: int, accounts: int, batch_size: int, seed: in
         settle_seconds=settle_seconds,
         settled=result.settled,
         rejected=sum(result.rejected.values()),
+        post_seconds=post_seconds,
+        posted=posted,
     )
 
 
 @transaction.atomic
 def queue_received(
-    prefix: str, kind: TransferKind, transfers: list[list[tuple[Asset, Account, Account, int]]]
+    prefix: str,
+    kind: TransferKind,
+    transfers: list[list[tuple[Asset, Account, Account, int]]],
+    *,
+    timeout_at=None,
+    pendings: list[int] | None = None,
 ) -> None:
     """Insert RECEIVED transfers (each a list of legs) in bulk without ringing the doorbell,
-    so nothing settles them before the timer starts."""
+    so nothing settles them before the timer starts: two-phase ones with `timeout_at`, or
+    the phases of `pendings`, one each."""
     queued = Transfer.objects.bulk_create(
-        (Transfer(kind=kind, idempotency_key=f"{prefix}:{i}") for i in range(len(transfers))),
+        (
+            Transfer(
+                kind=kind,
+                idempotency_key=f"{prefix}:{i}",
+                timeout_at=timeout_at,
+                pending_id=pendings[i] if pendings else None,
+            )
+            for i in range(len(transfers))
+        ),
         batch_size=5000,
     )
     TransferLeg.objects.bulk_create(
