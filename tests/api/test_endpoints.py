@@ -88,6 +88,31 @@ def test_wallet_detail_shows_limits_and_what_is_used(api):
     }
 
 
+def test_wallet_detail_shows_what_pending_transfers_hold(api):
+    from datetime import timedelta
+
+    from settlement import services as ledger
+    from settlement.models import TransferKind
+
+    alice, shop = (Wallet.objects.get(number=api.number(n)) for n in ("alice", "shop"))
+    pending, _ = ledger.transfer_reserve(
+        kind=TransferKind.P2P,
+        legs=[ledger.LegSpec(alice.account_id, shop.account_id, 30_000)],
+        idempotency_key="hold-1",
+        timeout=timedelta(hours=1),
+    )
+    ledger.transfers_settle()
+    detail = api.client("alice").get(f"/api/v1/wallets/{alice.number}").json()
+    assert (detail["balance"], detail["reserved"], detail["reserved_fen"]) == (
+        "1000.00",
+        "300.00",
+        30_000,
+    )
+    ledger.transfer_void(pending=pending, idempotency_key="void-1")
+    ledger.transfers_settle()
+    assert api.client("alice").get(f"/api/v1/wallets/{alice.number}").json()["reserved"] == "0.00"
+
+
 def test_history_filters_and_cursor_pages(api):
     alice, shop, bob = api.number("alice"), api.number("shop"), api.number("bob")
     client = api.client("icbc_staff")

@@ -172,6 +172,11 @@ class WalletOut(serializers.Serializer):
     status = serializers.ChoiceField(source="account.status", choices=AccountStatus.choices)
     balance = Yuan(source="account.balance")
     balance_fen = serializers.IntegerField(source="account.balance")
+    reserved = Yuan(
+        source="account.reserved",
+        help_text="held for pending (two-phase) transfers: what may be spent is balance - reserved",
+    )
+    reserved_fen = serializers.IntegerField(source="account.reserved")
     holder = HolderOut()
     created_at = Instant()
 
