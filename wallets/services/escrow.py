@@ -198,13 +198,18 @@ def _require_sees(actor: Actor, escrow: Escrow) -> None:
         raise WalletError(ErrorCode.NOT_FOUND, f"no escrow {escrow.pk}")
 
 
-def _locked(escrow: Escrow) -> Escrow:
-    """The escrow, its row locked (racing actions on it wait here), read fresh."""
-    return (
-        Escrow.objects.select_for_update(of=("self",))
-        .select_related("transfer", "release", "void", "payer_wallet", "payee_wallet")
-        .get(pk=escrow.pk)
-    )
+def _locked(escrow: Escrow, *, skip_locked: bool = False) -> Escrow | None:
+    """The escrow, its row locked (racing actions on it wait here), then read fresh with
+    its transfers in a statement of its own: in READ COMMITTED, a locking statement that
+    waited sees the locked row's new version but joined rows as they were when it began,
+    so the release or void a racer just queued would be missed. None if `skip_locked` and
+    another holds it."""
+    locked = Escrow.objects.select_for_update(skip_locked=skip_locked).filter(pk=escrow.pk)
+    if not list(locked.values_list("pk", flat=True)):
+        return None
+    return Escrow.objects.select_related(
+        "transfer", "release", "void", "payer_wallet", "payee_wallet"
+    ).get(pk=escrow.pk)
 
 
 def _release_under_way(escrow: Escrow) -> bool:
@@ -294,12 +299,7 @@ def escrows_release_due(*, actor: Actor, now: datetime | None = None) -> int:
     queued = 0
     for escrow_id in due.order_by("release_at", "pk").values_list("pk", flat=True):
         with transaction.atomic():
-            escrow = (
-                Escrow.objects.select_for_update(of=("self",), skip_locked=True)
-                .select_related("transfer", "release", "void")
-                .filter(pk=escrow_id)
-                .first()
-            )
+            escrow = _locked(Escrow(pk=escrow_id), skip_locked=True)
             if escrow is None:  # another sweep has it
                 continue
             if escrow_state(escrow) != EscrowState.HELD or escrow.void is not None:
