@@ -203,7 +203,7 @@ class EscrowConfirmView(APIView):
         request=None,
         parameters=[IDEMPOTENCY_KEY, REPLAYED],
         examples=[NOT_HELD_EXAMPLE, CONDITION_EXAMPLE],
-        responses={202: QUEUED, **problems(403, 404, 409, 422)},
+        responses={202: QUEUED, **problems(400, 403, 404, 409, 422)},
     )
     @idempotent
     def post(self, request, escrow_id: int):
@@ -221,7 +221,7 @@ class EscrowApproveView(APIView):
         request=None,
         parameters=[IDEMPOTENCY_KEY, REPLAYED],
         examples=[NOT_HELD_EXAMPLE, CONDITION_EXAMPLE],
-        responses={202: QUEUED, **problems(403, 404, 409, 422)},
+        responses={202: QUEUED, **problems(400, 403, 404, 409, 422)},
     )
     @idempotent
     def post(self, request, escrow_id: int):
@@ -244,7 +244,7 @@ class EscrowCancelView(APIView):
         responses={
             200: OpenApiResponse(e.EscrowOut, description="agreed; the other side has not"),
             202: OpenApiResponse(e.EscrowOut, description="both agreed: the VOID queued"),
-            **problems(403, 404, 409, 422),
+            **problems(400, 403, 404, 409, 422),
         },
     )
     @idempotent
