@@ -368,3 +368,21 @@ def test_who_sees_and_who_may_cancel(world, alice, bob):
         "central bank",
     }
     assert held(alice) == (yuan(1_000), 100)
+
+
+def test_beat_runs_the_release_sweep(world, alice, bob):
+    from django.conf import settings
+
+    from wallets import tasks
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["escrow-release-sweep"]
+    assert schedule["task"] == tasks.escrows_release_due.name
+    escrow = create(
+        alice, bob, 1, condition="RELEASE_AT", release_at=timezone.now() + timedelta(seconds=1)
+    )
+    assert tasks.escrows_release_due() == {"released": 0}
+    time.sleep(1.1)
+    assert tasks.escrows_release_due() == {"released": 1}
+    assert tasks.escrows_release_due() == {"released": 0}  # run twice: released once
+    settle()
+    assert state(escrow) == RELEASED and held(bob) == (1, 0)
