@@ -49,6 +49,12 @@ class ErrorCode(StrEnum):
     REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"
     WEBHOOK_TARGET_REFUSED = "WEBHOOK_TARGET_REFUSED"  # not http(s), or a forbidden address
     WEBHOOK_LIMIT = "WEBHOOK_LIMIT"  # too many live endpoints for one merchant
+    # Conditional payments (escrow)
+    ESCROW_NOT_HELD = "ESCROW_NOT_HELD"  # decided, refused, or its release or void under way
+    CONDITION_NOT_MET = "CONDITION_NOT_MET"  # not its condition, or not yet its release time
+    NOT_THE_PAYER = "NOT_THE_PAYER"  # only the payer (or their operator) confirms
+    NOT_THE_APPROVER = "NOT_THE_APPROVER"  # only the user it names approves
+    NOT_A_PARTY = "NOT_A_PARTY"  # only the payer's and the payee's side agree to cancel
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -78,6 +84,11 @@ STATUS_BY_CODE = {
     ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
     ErrorCode.WEBHOOK_TARGET_REFUSED: 400,
     ErrorCode.WEBHOOK_LIMIT: 409,
+    ErrorCode.ESCROW_NOT_HELD: 409,
+    ErrorCode.CONDITION_NOT_MET: 409,
+    ErrorCode.NOT_THE_PAYER: 403,
+    ErrorCode.NOT_THE_APPROVER: 403,
+    ErrorCode.NOT_A_PARTY: 403,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -189,6 +189,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5")),
         "options": {"expires": float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5"))},
     },
+    # Releases RELEASE_AT conditional payments whose time has come.
+    "escrow-release-sweep": {
+        "task": "wallets.escrows_release_due",
+        "schedule": float(os.environ.get("EWALLET_ESCROW_SWEEP_SECONDS", "10")),
+        "options": {"expires": float(os.environ.get("EWALLET_ESCROW_SWEEP_SECONDS", "10"))},
+    },
     # Delivers webhook events whose retry fell due, or whose ring was lost.
     "webhook-sweep": {
         "task": "wallets.webhooks_deliver_due",
@@ -301,6 +307,12 @@ EWALLET_REQUEST_TTL_SECONDS = env_int("EWALLET_REQUEST_TTL_SECONDS", 15 * 60)
 EWALLET_REQUEST_MAX_TTL_SECONDS = env_int("EWALLET_REQUEST_MAX_TTL_SECONDS", 7 * 24 * 3600)
 # How long after a payment its merchant may refund it, in days.
 EWALLET_REFUND_WINDOW_DAYS = env_int("EWALLET_REFUND_WINDOW_DAYS", 180)
+# Conditional payments (escrow): how long one holds the payer's funds when its creator names
+# no timeout (at most settlement's MAX_PENDING_TIMEOUT, 90 days), and how long the release
+# sweep waits before trying again to release a RELEASE_AT escrow whose release the ledger
+# refused (e.g. the payee's wallet frozen), in seconds.
+EWALLET_ESCROW_TIMEOUT_SECONDS = env_int("EWALLET_ESCROW_TIMEOUT_SECONDS", 7 * 24 * 3600)
+EWALLET_ESCROW_RETRY_SECONDS = env_int("EWALLET_ESCROW_RETRY_SECONDS", 3600)
 # Webhooks: per-attempt timeout (seconds), how long a delivery is retried before it is
 # given up (seconds), the first retry's delay (doubling each time, with jitter), how long
 # a rotated-out secret still signs beside the new one (seconds), and whether targets on

@@ -13,7 +13,15 @@ from django.db.models import Q
 from ewallet.errors import ErrorCode
 from wallets.actors import Actor
 from wallets.exceptions import WalletError
-from wallets.models import FreezeAuthority, FreezeOrder, Holder, KycMethod, Merchant, Wallet
+from wallets.models import (
+    Escrow,
+    FreezeAuthority,
+    FreezeOrder,
+    Holder,
+    KycMethod,
+    Merchant,
+    Wallet,
+)
 from wallets.roles import Role
 
 # ---------------------------------------------------------------- wallets
@@ -192,6 +200,51 @@ def require_acts_for_merchant(actor: Actor, merchant: Merchant, what: str) -> Me
     if not acts_for_merchant(actor, merchant):
         raise WalletError(ErrorCode.PERMISSION_DENIED, f"only the merchant's staff {what}")
     return merchant
+
+
+# ---------------------------------------------------------------- conditional payments
+
+
+def sees_escrow(actor: Actor, escrow: Escrow) -> bool:
+    """A conditional payment: whoever sees its payer's or its payee's wallet (the holders,
+    a merchant's staff, their operators' staff, the central bank), and its approver."""
+    return (
+        sees_wallet(actor, escrow.payer_wallet)
+        or sees_wallet(actor, escrow.payee_wallet)
+        or (actor.user_id is not None and actor.user_id == escrow.approver_id)
+    )
+
+
+def escrow_scope(actor: Actor) -> Q | None:
+    """`sees_escrow` as a filter on Escrow; None means every row."""
+    wallets = wallet_scope(actor)
+    if wallets is None:
+        return None
+    visible = Wallet.objects.filter(wallets).values("pk")
+    scope = Q(payer_wallet__in=visible) | Q(payee_wallet__in=visible)
+    if actor.user_id is not None:
+        scope |= Q(approver_id=actor.user_id)
+    return scope
+
+
+def acts_for_payer(actor: Actor, escrow: Escrow) -> bool:
+    """Confirming delivery and agreeing to cancel for the payer: whoever may pay from the
+    payer's wallet (its holder, or its operator's staff)."""
+    return may_pay_from(actor, escrow.payer_wallet)
+
+
+def acts_for_payee(actor: Actor, escrow: Escrow) -> bool:
+    """Agreeing to cancel for the payee: its holder, a merchant's staff for the merchant's
+    wallet, or the wallet's operator's staff."""
+    wallet = escrow.payee_wallet
+    return operates_wallet(actor, wallet) or any(
+        holder is not None and holder == wallet.holder_id
+        for holder in (actor.holder_id, actor.merchant_holder_id)
+    )
+
+
+def approves_escrow(actor: Actor, escrow: Escrow) -> bool:
+    return actor.user_id is not None and actor.user_id == escrow.approver_id
 
 
 # ---------------------------------------------------------------- roles

@@ -35,6 +35,8 @@ _ACQUIRING_VIEW = [
     "wallets.view_webhookdelivery",
     "wallets.view_webhookattempt",
 ]
+# Conditional payments: each role sees the escrows in its scope (selectors).
+_ESCROW_VIEW = ["wallets.view_escrow"]
 _CENTRAL_BANK_VIEW = [
     "wallets.view_operator",
     "wallets.view_holder",  # class-4 holders by pseudonym only
@@ -48,6 +50,7 @@ _CENTRAL_BANK_VIEW = [
     "wallets.add_auditverification",  # "verify now": a read-only check any of them may run
     *_LEDGER,
     *_ACQUIRING_VIEW,
+    *_ESCROW_VIEW,
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
@@ -79,9 +82,13 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "wallets.add_merchant",  # register a merchant and enrol its staff
         "wallets.change_merchant",  # suspend, reinstate
         "wallets.view_merchantstaff",
+        *_ESCROW_VIEW,
+        "wallets.change_escrow",  # confirm, cancel for their holders
     ],
     Role.MERCHANT: [
         *_ACQUIRING_VIEW,
+        *_ESCROW_VIEW,  # escrows paying its wallet
+        "wallets.change_escrow",  # agree to cancel one
         "wallets.view_wallet",  # its own settlement wallet
         "settlement.view_transfer",  # payments into it and refunds out of it
         "wallets.add_paymentrequest",

@@ -38,6 +38,7 @@ from settlement.rules import limit_periods
 from settlement.selectors import MoneyTotals, money_totals
 from wallets.actors import Actor
 from wallets.authority import (
+    escrow_scope,
     holder_scope,
     identity_shown,
     merchant_scope,
@@ -46,7 +47,9 @@ from wallets.authority import (
 )
 from wallets.exceptions import WalletError
 from wallets.models import (
+    ESCROW_STATE_OF_TRANSFER,
     DeliveryState,
+    Escrow,
     FreezeOrder,
     Holder,
     IssuanceRequest,
@@ -393,4 +396,29 @@ def money_supply(*, actor: Actor) -> MoneySupply:
         by_operator=circulation_by_operator(),
         by_class=by_class,
         as_of=timezone.localdate(),
+    )
+
+
+# ---------------------------------------------------------------- conditional payments
+
+
+def escrows_visible_to(actor: Actor) -> QuerySet[Escrow]:
+    escrows = Escrow.objects.select_related(
+        "payer_wallet", "payee_wallet", "transfer", "approver", "created_by", "release", "void"
+    )
+    scope = escrow_scope(actor)
+    return escrows if scope is None else escrows.filter(scope)
+
+
+def escrows_with_state(actor: Actor) -> QuerySet[Escrow]:
+    """`escrows_visible_to`, each with `state` (services.escrow_state) as a column, to filter
+    and order by."""
+    return escrows_visible_to(actor).annotate(
+        state=Case(
+            *(
+                When(transfer__state=t, then=Value(str(e)))
+                for t, e in ESCROW_STATE_OF_TRANSFER.items()
+            ),
+            output_field=CharField(),
+        )
     )

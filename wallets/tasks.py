@@ -20,3 +20,10 @@ def webhooks_deliver_due() -> dict:
     that fell due, rings that were lost)."""
     result = services.deliveries_drain()
     return {"attempted": result.attempted, "delivered": result.delivered, "failed": result.failed}
+
+
+@shared_task(name="wallets.escrows_release_due", acks_late=True, reject_on_worker_lost=True)
+def escrows_release_due() -> dict:
+    """Beat's sweep: queue the release of every RELEASE_AT escrow whose time has come (racing
+    sweeps queue each release once)."""
+    return {"released": services.escrows_release_due(actor=Actor.system())}

@@ -175,6 +175,34 @@ def pay_the_shop_from_alices(api, fx):
     return {"payload": services.request_payload(made), "wallet": api.number("alice")}
 
 
+def fresh_escrow(suffix: str = "", **condition):
+    """A new escrow of 0.01 from alice's wallet to bob's, made by alice."""
+
+    def path(api, fx):
+        approver = condition.get("approver")
+        made = services.escrow_create(
+            actor=api.actors["alice"],
+            payer=api.number("alice"),
+            payee=api.number("bob"),
+            amount=1,
+            condition=condition.get("condition", "PAYER_CONFIRMS"),
+            approver=approver and api.users[approver].get_username(),
+            idempotency_key=f"escrow-{next(_keys)}",
+        )
+        return f"/api/v1/escrows/{made.pk}{suffix}"
+
+    return path
+
+
+def escrow_from_alices(api, fx):
+    return {
+        "payer": api.number("alice"),
+        "payee": api.number("bob"),
+        "amount": "0.01",
+        "condition": "PAYER_CONFIRMS",
+    }
+
+
 CASES = [
     Case("health", "get", lambda api, fx: "/api/v1/health", everyone(200, anon=200)),
     Case("me", "get", lambda api, fx: "/api/v1/me", everyone(200)),
@@ -455,6 +483,49 @@ CASES = [
         "get",
         lambda api, fx: f"/api/v1/refunds/{fx['shop_refund']}",
         only(dict.fromkeys(SEES_SHOP, 200), set()),
+    ),
+    Case("escrows", "get", lambda api, fx: "/api/v1/escrows", everyone(200)),
+    Case(
+        "escrow create: from alice's",
+        "post",
+        lambda api, fx: "/api/v1/escrows",
+        only({"alice": 201, "icbc_staff": 201}, CENTRAL_BANK),
+        escrow_from_alices,
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "escrow: alice's to bob",
+        "get",
+        fresh_escrow(),
+        only(dict.fromkeys(SEES_ALICE | SEES_BOB, 200), set()),
+    ),
+    Case(
+        "escrow confirm: alice's to bob",
+        "post",
+        fresh_escrow("/confirm"),
+        only({"alice": 202, "icbc_staff": 202}, SEES_ALICE | SEES_BOB),
+        idempotent=True,
+        denied_code="NOT_THE_PAYER",
+    ),
+    Case(
+        # The approver named is a third party's login: the other merchant's staff.
+        "escrow approve: alice's to bob, books_staff approves",
+        "post",
+        fresh_escrow("/approve", condition="APPROVAL", approver="books_staff"),
+        only({"books_staff": 202}, SEES_ALICE | SEES_BOB),
+        idempotent=True,
+        denied_code="NOT_THE_APPROVER",
+    ),
+    Case(
+        "escrow cancel: alice's to bob",
+        "post",
+        fresh_escrow("/cancel"),
+        only(
+            dict.fromkeys(["alice", "icbc_staff", "bob", "ccb_staff"], 200), SEES_ALICE | SEES_BOB
+        ),
+        idempotent=True,
+        denied_code="NOT_A_PARTY",
     ),
     Case("webhooks", "get", lambda api, fx: "/api/v1/webhooks", everyone(200)),
     Case(

@@ -49,6 +49,18 @@ def console(world):
         actor=console.actors["approver"], wallet=carol, scope=FreezeScope.FULL, reason="AML case 7"
     )
     console.carol_change = carol.status_changes.get(order=console.icbc_order)
+    # Escrows between ICBC's holders: one Alice confirms, one the auditor approves.
+    for name, condition in (("escrow", {}), ("approval", {"approver": "auditor"})):
+        escrow = services.escrow_create(
+            actor=console.actors["icbc_staff"],
+            payer=console.wallets["alice"].number,
+            payee=console.wallets["anon"].number,
+            amount=yuan(10),
+            condition="APPROVAL" if condition else "PAYER_CONFIRMS",
+            idempotency_key=f"console-{name}",
+            **condition,
+        )
+        setattr(console, name, escrow)
     return console
 
 
@@ -206,6 +218,31 @@ PAGES = [
     ("webhook deliveries", lambda c: "/admin/wallets/webhookdelivery/", ALL_STAFF),
     ("add a webhook delivery", lambda c: "/admin/wallets/webhookdelivery/add/", {}),
     ("users", lambda c: "/admin/auth/user/", {}),
+    # Conditional payments: ICBC's holders' escrows; the actions to the party or approver.
+    ("escrows", lambda c: "/admin/wallets/escrow/", ALL_STAFF),
+    ("add an escrow", lambda c: "/admin/wallets/escrow/add/", {}),
+    ("Alice's escrow", lambda c: f"/admin/wallets/escrow/{c.escrow.pk}/change/", ICBC_ROW),
+    (
+        "confirm Alice's escrow",
+        lambda c: f"/admin/wallets/escrow/{c.escrow.pk}/confirm/",
+        {"icbc_staff": 200, "ccb_staff": 404},
+    ),
+    (
+        "cancel Alice's escrow",
+        lambda c: f"/admin/wallets/escrow/{c.escrow.pk}/cancel/",
+        {"icbc_staff": 200, "ccb_staff": 404},
+    ),
+    (
+        "approve Alice's escrow (no approver)",
+        lambda c: f"/admin/wallets/escrow/{c.escrow.pk}/approve/",
+        {"ccb_staff": 404},
+    ),
+    (
+        "approve the escrow the auditor approves",
+        lambda c: f"/admin/wallets/escrow/{c.approval.pk}/approve/",
+        {"auditor": 200, "ccb_staff": 404},
+    ),
+    ("delete Alice's escrow", lambda c: f"/admin/wallets/escrow/{c.escrow.pk}/delete/", {}),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets.api import acquiring, views, webhooks
+from wallets.api import acquiring, escrow, views, webhooks
 
 app_name = "api"
 
@@ -74,6 +74,15 @@ urlpatterns = [
     path("merchant-payments", acquiring.MerchantPaymentsView.as_view(), name="merchant-payments"),
     path("refunds", acquiring.RefundsView.as_view(), name="refunds"),
     path("refunds/<int:refund_id>", acquiring.RefundView.as_view(), name="refund"),
+    path("escrows", escrow.EscrowsView.as_view(), name="escrows"),
+    path("escrows/<int:escrow_id>", escrow.EscrowView.as_view(), name="escrow"),
+    path(
+        "escrows/<int:escrow_id>/confirm", escrow.EscrowConfirmView.as_view(), name="escrow-confirm"
+    ),
+    path(
+        "escrows/<int:escrow_id>/approve", escrow.EscrowApproveView.as_view(), name="escrow-approve"
+    ),
+    path("escrows/<int:escrow_id>/cancel", escrow.EscrowCancelView.as_view(), name="escrow-cancel"),
     path("webhooks", webhooks.WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<int:endpoint_id>", webhooks.WebhookView.as_view(), name="webhook"),
     path(

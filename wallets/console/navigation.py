@@ -81,6 +81,17 @@ def sidebar(request) -> list[dict]:
             ],
         },
         {
+            "title": "Payments",
+            "items": [
+                _item(
+                    "Conditional payments",
+                    "handshake",
+                    "admin:wallets_escrow_changelist",
+                    "wallets.view_escrow",
+                ),
+            ],
+        },
+        {
             "title": "Merchants",
             "items": [
                 _item(

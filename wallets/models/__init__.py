@@ -1,5 +1,5 @@
-"""The e-CNY product's records: institutions, holders and wallets (`core`), and merchant
-acquiring (`acquiring`)."""
+"""The e-CNY product's records: institutions, holders and wallets (`core`), merchant
+acquiring (`acquiring`), and conditional payments (`escrow`)."""
 
 from wallets.models.acquiring import (
     DeliveryState,
@@ -45,14 +45,24 @@ from wallets.models.core import (
     WalletStatusChange,
     new_pseudonym,
 )
+from wallets.models.escrow import (
+    ESCROW_STATE_OF_TRANSFER,
+    Escrow,
+    EscrowCondition,
+    EscrowState,
+)
 
 __all__ = [
+    "ESCROW_STATE_OF_TRANSFER",
     "KYC_STRONGEST_CLASS",
     "LIMIT_FIELDS",
     "ApiToken",
     "AuditVerification",
     "CentralBank",
     "DeliveryState",
+    "Escrow",
+    "EscrowCondition",
+    "EscrowState",
     "FreezeAuthority",
     "FreezeOrder",
     "FreezeScope",

@@ -31,6 +31,15 @@ from wallets.services.audit import (
     audit_verification_request,
     audit_verification_run,
 )
+from wallets.services.escrow import (
+    escrow_approve,
+    escrow_cancel,
+    escrow_confirm,
+    escrow_create,
+    escrow_state,
+    escrow_timeout_default,
+    escrows_release_due,
+)
 from wallets.services.freezes import (
     freeze_lift,
     wallet_close,
@@ -93,6 +102,13 @@ __all__ = [
     "collection_code_create",
     "deliveries_drain",
     "delivery_attempt",
+    "escrow_approve",
+    "escrow_cancel",
+    "escrow_confirm",
+    "escrow_create",
+    "escrow_state",
+    "escrow_timeout_default",
+    "escrows_release_due",
     "event_body",
     "events_record",
     "freeze_lift",
