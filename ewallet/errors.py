@@ -49,6 +49,10 @@ class ErrorCode(StrEnum):
     REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"
     WEBHOOK_TARGET_REFUSED = "WEBHOOK_TARGET_REFUSED"  # not http(s), or a forbidden address
     WEBHOOK_LIMIT = "WEBHOOK_LIMIT"  # too many live endpoints for one merchant
+    # Consumption vouchers
+    VOUCHER_ALREADY_APPLIED = "VOUCHER_ALREADY_APPLIED"  # a wallet enters a lottery once
+    VOUCHER_APPLICATIONS_CLOSED = "VOUCHER_APPLICATIONS_CLOSED"  # drawn, or past its window
+    VOUCHER_NOT_FUNDED = "VOUCHER_NOT_FUNDED"  # no draw before the funding settled
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -78,6 +82,9 @@ STATUS_BY_CODE = {
     ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
     ErrorCode.WEBHOOK_TARGET_REFUSED: 400,
     ErrorCode.WEBHOOK_LIMIT: 409,
+    ErrorCode.VOUCHER_ALREADY_APPLIED: 409,
+    ErrorCode.VOUCHER_APPLICATIONS_CLOSED: 409,
+    ErrorCode.VOUCHER_NOT_FUNDED: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -1,5 +1,5 @@
 """The e-CNY product's records: institutions, holders and wallets (`core`), and merchant
-acquiring (`acquiring`)."""
+acquiring (`acquiring`), consumption vouchers (`vouchers`)."""
 
 from wallets.models.acquiring import (
     DeliveryState,
@@ -45,6 +45,12 @@ from wallets.models.core import (
     WalletStatusChange,
     new_pseudonym,
 )
+from wallets.models.vouchers import (
+    VoucherApplication,
+    VoucherGrant,
+    VoucherProgramme,
+    VoucherProgrammeStatus,
+)
 
 __all__ = [
     "KYC_STRONGEST_CLASS",
@@ -74,6 +80,10 @@ __all__ = [
     "PaymentRequestKind",
     "Refund",
     "RequestState",
+    "VoucherApplication",
+    "VoucherGrant",
+    "VoucherProgramme",
+    "VoucherProgrammeStatus",
     "Wallet",
     "WalletClass",
     "WalletKind",
