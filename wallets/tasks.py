@@ -20,3 +20,9 @@ def webhooks_deliver_due() -> dict:
     that fell due, rings that were lost)."""
     result = services.deliveries_drain()
     return {"attempted": result.attempted, "delivered": result.delivered, "failed": result.failed}
+
+
+@shared_task(name="wallets.vouchers_expire", acks_late=True, reject_on_worker_lost=True)
+def vouchers_expire() -> dict:
+    """Beat's sweep: programmes past their window give back what was not spent."""
+    return {"swept": services.voucher_programmes_expire(actor=Actor.system())}
