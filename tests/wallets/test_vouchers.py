@@ -200,6 +200,24 @@ def test_payments_queued_together_do_not_count_on_the_same_voucher(world, govern
     assert voucher_balance(grant) == 0 and balance(alice) == yuan(50)
 
 
+def test_the_sweep_waits_for_a_payment_made_within_the_window(world, government):
+    grocer = world.merchant("Luohu Fresh Market")
+    alice = world.wallet("Alice", load=100)
+    programme = funded(world, programme_of(world, government))
+    (grant,) = drawn(world, programme, alice)
+    paid = pay_at(world, grocer, alice, 50, settled=False)  # within the window, queued
+    VoucherProgramme.objects.filter(pk=programme.pk).update(
+        valid_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert services.voucher_programmes_expire(actor=Actor.system()) == 0
+    settle()
+    assert world.state(paid.transfer) == ("SETTLED", "")
+    assert services.voucher_programmes_expire(actor=Actor.system()) == 1
+    settle()
+    assert voucher_balance(grant) == 0 and balance(programme.account) == 0
+    assert balance(government) == yuan(1_000) - yuan(50)
+
+
 def test_voucher_spending_does_not_count_against_the_payers_limits(world, government):
     """Anon's class-4 wallet may pay at most 2,000 at once. With a 200 voucher she pays
     2,150 at the grocer: 200 from the voucher, 1,950 of her own, within her limit."""

@@ -245,7 +245,8 @@ def voucher_programmes_expire(*, actor: Actor, now: datetime | None = None) -> i
     """The sweep: for each drawn programme past its window, return every voucher's unspent
     balance to the programme, then the programme's whole balance to the government's
     wallet (transfers settle in arrival order, so the returns land first). By the system
-    or central-bank policy staff; a programme is swept once. Returns how many were."""
+    or central-bank policy staff; a programme is swept once, when nothing queued (a grant,
+    a payment made within the window) still moves its money. Returns how many were."""
     if not actor.is_system:
         require_role(actor, Role.CB_POLICY)
     now = now or timezone.now()
@@ -254,6 +255,8 @@ def voucher_programmes_expire(*, actor: Actor, now: datetime | None = None) -> i
         status=VoucherProgrammeStatus.DRAWN, valid_until__lte=now
     )
     for programme in due.select_related("government_wallet").order_by("pk"):
+        if _still_moving(programme):
+            continue  # the next sweep returns what these leave
         unspent = list(
             VoucherGrant.objects.filter(programme=programme, account__balance__gt=0)
             .order_by("pk")
@@ -286,6 +289,20 @@ def voucher_programmes_expire(*, actor: Actor, now: datetime | None = None) -> i
         programme.save(update_fields=["status", "closed_at"])
         swept += 1
     return swept
+
+
+def _still_moving(programme: VoucherProgramme) -> bool:
+    """Whether a transfer queued but not yet settled debits or credits the programme's or
+    its vouchers' accounts: their balances are not final yet."""
+    accounts = [
+        programme.account_id,
+        *VoucherGrant.objects.filter(programme=programme).values_list("account_id", flat=True),
+    ]
+    queued = TransferLeg.objects.filter(transfer__state=TransferState.RECEIVED)
+    return (
+        queued.filter(debit_id__in=accounts).exists()
+        or queued.filter(credit_id__in=accounts).exists()
+    )
 
 
 # ---------------------------------------------------------------- spending
