@@ -55,6 +55,10 @@ class ErrorCode(StrEnum):
     NOT_THE_PAYER = "NOT_THE_PAYER"  # only the payer (or their operator) confirms
     NOT_THE_APPROVER = "NOT_THE_APPROVER"  # only the user it names approves
     NOT_A_PARTY = "NOT_A_PARTY"  # only the payer's and the payee's side agree to cancel
+    # Consumption vouchers
+    VOUCHER_ALREADY_APPLIED = "VOUCHER_ALREADY_APPLIED"  # a wallet enters a lottery once
+    VOUCHER_APPLICATIONS_CLOSED = "VOUCHER_APPLICATIONS_CLOSED"  # drawn, or past its window
+    VOUCHER_NOT_FUNDED = "VOUCHER_NOT_FUNDED"  # no draw before the funding settled
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -89,6 +93,9 @@ STATUS_BY_CODE = {
     ErrorCode.NOT_THE_PAYER: 403,
     ErrorCode.NOT_THE_APPROVER: 403,
     ErrorCode.NOT_A_PARTY: 403,
+    ErrorCode.VOUCHER_ALREADY_APPLIED: 409,
+    ErrorCode.VOUCHER_APPLICATIONS_CLOSED: 409,
+    ErrorCode.VOUCHER_NOT_FUNDED: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -201,6 +201,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("EWALLET_WEBHOOK_SWEEP_SECONDS", "5")),
         "options": {"expires": float(os.environ.get("EWALLET_WEBHOOK_SWEEP_SECONDS", "5"))},
     },
+    # Returns the unspent value of voucher programmes past their window.
+    "voucher-sweep": {
+        "task": "wallets.vouchers_expire",
+        "schedule": float(os.environ.get("EWALLET_VOUCHER_SWEEP_SECONDS", "60")),
+        "options": {"expires": float(os.environ.get("EWALLET_VOUCHER_SWEEP_SECONDS", "60"))},
+    },
 }
 CACHES = {
     "default": (
@@ -268,6 +274,7 @@ SPECTACULAR_SETTINGS = {
         "MerchantStatusEnum": "wallets.models.MerchantStatus",
         "PaymentRequestKindEnum": "wallets.models.PaymentRequestKind",
         "RequestStateEnum": "wallets.models.RequestState",
+        "VoucherProgrammeStatusEnum": "wallets.models.VoucherProgrammeStatus",
         "DeliveryStateEnum": "wallets.models.DeliveryState",
         "WebhookEventTypeEnum": "wallets.models.WebhookEventType",
         "MoneyDirectionEnum": [("in", "in"), ("out", "out")],

@@ -121,6 +121,11 @@ class TransferKind(models.TextChoices):
     POST = "POST", "Post of a pending transfer"
     VOID = "VOID", "Void of a pending transfer"
     EXPIRE = "EXPIRE", "Expiry of a pending transfer"
+    # Consumption vouchers: a programme funded by its government wallet, a voucher granted
+    # to a lottery winner, and unspent value returned at expiry (spent as MERCHANT legs).
+    VOUCHER_FUND = "VOUCHER_FUND", "Voucher programme funding"
+    VOUCHER_GRANT = "VOUCHER_GRANT", "Voucher grant"
+    VOUCHER_RETURN = "VOUCHER_RETURN", "Voucher return at expiry"
 
 
 # Transfers that count against the payer's single, daily and annual limits.

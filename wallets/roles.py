@@ -11,7 +11,7 @@ class Role(StrEnum):
     CB_ISSUER = "cb_issuer"  # maker of issuance and redemption requests
     CB_APPROVER = "cb_approver"  # checker: approves or rejects, never their own request
     CB_AUDITOR = "cb_auditor"  # read-only
-    CB_POLICY = "cb_policy"  # edits wallet-class limits
+    CB_POLICY = "cb_policy"  # edits wallet-class limits; sets up voucher programmes, draws them
     OPERATOR_STAFF = "operator_staff"
     MERCHANT = "merchant"  # a merchant's own staff: its payments, QR requests, refunds, webhooks
 
@@ -48,6 +48,7 @@ _CENTRAL_BANK_VIEW = [
     "wallets.view_walletstatuschange",
     "wallets.view_auditverification",
     "wallets.add_auditverification",  # "verify now": a read-only check any of them may run
+    "wallets.view_voucherprogramme",  # consumption vouchers: terms and totals
     *_LEDGER,
     *_ACQUIRING_VIEW,
     *_ESCROW_VIEW,
@@ -64,7 +65,11 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "wallets.change_freezeorder",  # lift them
     ],
     Role.CB_AUDITOR: list(_CENTRAL_BANK_VIEW),
-    Role.CB_POLICY: [*_CENTRAL_BANK_VIEW, "wallets.change_walletclass"],
+    Role.CB_POLICY: [
+        *_CENTRAL_BANK_VIEW,
+        "wallets.change_walletclass",
+        "wallets.change_voucherprogramme",  # draw a programme's lottery
+    ],
     Role.OPERATOR_STAFF: [
         "wallets.view_holder",
         "wallets.add_holder",  # onboard a holder with a first wallet

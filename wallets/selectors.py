@@ -28,6 +28,7 @@ from django.utils import timezone
 from ewallet.errors import ErrorCode
 from settlement.models import (
     Account,
+    AccountKind,
     LimitPeriod,
     LimitUsage,
     Transfer,
@@ -43,6 +44,7 @@ from wallets.authority import (
     identity_shown,
     merchant_scope,
     operated_wallet_scope,
+    sees_wallet,
     wallet_scope,
 )
 from wallets.exceptions import WalletError
@@ -60,6 +62,8 @@ from wallets.models import (
     PaymentRequestKind,
     Refund,
     RequestState,
+    VoucherGrant,
+    VoucherProgramme,
     Wallet,
     WebhookDelivery,
     WebhookEndpoint,
@@ -231,10 +235,21 @@ def merchant_payments_with_refunds(actor: Actor) -> QuerySet[MerchantPayment]:
         .annotate(total=Sum("amount"))
         .values("total")
     )
+    # What the payer's own wallet paid: the part its vouchers paid is not refunded.
+    voucher_paid = (
+        TransferLeg.objects.filter(transfer_id=OuterRef("transfer_id"))
+        .exclude(debit__kind=AccountKind.WALLET)
+        .values("transfer_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
     return merchant_payments_visible_to(actor).annotate(
         refunded=Coalesce(Subquery(given), 0),
         refundable=Case(
-            When(transfer__state=TransferState.SETTLED, then=F("amount") - F("refunded")),
+            When(
+                transfer__state=TransferState.SETTLED,
+                then=F("amount") - Coalesce(Subquery(voucher_paid), 0) - F("refunded"),
+            ),
             default=Value(0),
         ),
     )
@@ -421,4 +436,70 @@ def escrows_with_state(actor: Actor) -> QuerySet[Escrow]:
             ),
             output_field=CharField(),
         )
+    )
+
+
+# ---------------------------------------------------------------- vouchers
+
+
+def voucher_programmes_visible_to(actor: Actor) -> QuerySet[VoucherProgramme]:
+    """A programme's terms are public (who funds it, how much, where and when it is spent):
+    every signed-in actor sees every programme; what each wallet won, only who sees it."""
+    if not actor.is_authenticated:
+        return VoucherProgramme.objects.none()
+    return VoucherProgramme.objects.select_related("government_wallet").order_by("-pk")
+
+
+@dataclass(frozen=True)
+class VoucherTotals:
+    """A programme's money, in fen, read from the ledger's settled transfers."""
+
+    funded: int  # from the government's wallet into the programme
+    granted: int  # from the programme into winners' vouchers
+    spent: int  # from vouchers into merchants' wallets
+    returned: int  # from vouchers back to the programme at expiry
+    returned_to_government: int  # from the programme back to the government's wallet
+    outstanding: int  # still on the vouchers
+    winners: int
+
+
+def voucher_programme_totals(programme: VoucherProgramme) -> VoucherTotals:
+    """Two aggregate queries: the programme's settled legs by kind, and its grants."""
+    grant_accounts = VoucherGrant.objects.filter(programme=programme).values("account_id")
+    settled = TransferLeg.objects.filter(transfer__state=TransferState.SETTLED)
+    programme_account = programme.account_id
+    legs = settled.filter(
+        Q(debit_id=programme_account)
+        | Q(credit_id=programme_account)
+        | Q(debit_id__in=Subquery(grant_accounts))
+    ).aggregate(
+        funded=Sum("amount", filter=Q(transfer__kind="VOUCHER_FUND")),
+        granted=Sum("amount", filter=Q(transfer__kind="VOUCHER_GRANT")),
+        spent=Sum("amount", filter=Q(transfer__kind="MERCHANT")),
+        returned=Sum(
+            "amount", filter=Q(transfer__kind="VOUCHER_RETURN", credit_id=programme_account)
+        ),
+        returned_to_government=Sum(
+            "amount", filter=Q(transfer__kind="VOUCHER_RETURN", debit_id=programme_account)
+        ),
+    )
+    grants = VoucherGrant.objects.filter(programme=programme).aggregate(
+        winners=Count("pk"), outstanding=Sum("account__balance")
+    )
+    return VoucherTotals(
+        **{name: value or 0 for name, value in legs.items()},
+        outstanding=grants["outstanding"] or 0,
+        winners=grants["winners"],
+    )
+
+
+def wallet_vouchers(*, actor: Actor, wallet: Wallet) -> QuerySet[VoucherGrant]:
+    """A wallet's vouchers with their programme and balance (`account.balance`), for
+    whoever sees the wallet; NOT_FOUND for anyone else."""
+    if not sees_wallet(actor, wallet):
+        raise WalletError(ErrorCode.NOT_FOUND, f"no wallet {wallet.number}")
+    return (
+        VoucherGrant.objects.filter(wallet=wallet)
+        .select_related("programme", "account")
+        .order_by("pk")
     )

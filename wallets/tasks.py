@@ -27,3 +27,9 @@ def escrows_release_due() -> dict:
     """Beat's sweep: queue the release of every RELEASE_AT escrow whose time has come (racing
     sweeps queue each release once)."""
     return {"released": services.escrows_release_due(actor=Actor.system())}
+
+
+@shared_task(name="wallets.vouchers_expire", acks_late=True, reject_on_worker_lost=True)
+def vouchers_expire() -> dict:
+    """Beat's sweep: programmes past their window give back what was not spent."""
+    return {"swept": services.voucher_programmes_expire(actor=Actor.system())}

@@ -10,8 +10,10 @@ run shows every leak.
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.models import Transfer
@@ -609,6 +611,25 @@ CASES = [
         only({"approver": 200}, SEES_ICBC_ISSUANCE),
         {"reason": "not needed"},
     ),
+    Case("voucher programmes", "get", lambda api, fx: "/api/v1/voucher-programmes", everyone(200)),
+    Case(
+        "voucher programme",
+        "get",
+        lambda api, fx: f"/api/v1/voucher-programmes/{fx['programme']}",
+        everyone(200),
+    ),
+    Case(
+        "vouchers: alice's",
+        "get",
+        wallet("alice", "/vouchers"),
+        only(dict.fromkeys(SEES_ALICE, 200), set()),
+    ),
+    Case(
+        "vouchers: bob's",
+        "get",
+        wallet("bob", "/vouchers"),
+        only(dict.fromkeys(SEES_BOB, 200), set()),
+    ),
     Case("money supply", "get", lambda api, fx: "/api/v1/money-supply", everyone(403) | cb(200)),
     Case("checkpoints", "get", lambda api, fx: "/api/v1/audit/checkpoints", everyone(200, 200)),
     Case("latest", "get", lambda api, fx: "/api/v1/audit/checkpoints/latest", everyone(200, 200)),
@@ -659,6 +680,20 @@ def fixtures(api, audit_key):
         actor=fx["shop"].staff, original=paid.transfer, amount=1, idempotency_key="fx-4"
     ).pk
     fx["shop_delivery"] = WebhookDelivery.objects.filter(endpoint=fx["shop_hook"]).first().pk
+    # A voucher programme of the Luohu government (its terms public to every caller).
+    now = timezone.now()
+    fx["programme"] = services.voucher_programme_create(
+        actor=api.actors["policy"],
+        name="Luohu red envelopes",
+        government_wallet=api.world.wallet("Luohu District Government", klass=1),
+        voucher_amount=20_000,
+        count=10,
+        mccs=["5411"],
+        regions=["440303"],
+        valid_from=now,
+        valid_until=now + timedelta(days=7),
+        seed=1,
+    ).pk
     fx["size"] = checkpoint_seal().size
     return fx
 

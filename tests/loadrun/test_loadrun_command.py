@@ -245,3 +245,24 @@ def test_pgbench_that_cannot_run_says_why(db):
         pgbench_run(
             host=where["HOST"], port=where["PORT"], user=where["USER"], database="no_such_database"
         )
+
+
+def test_a_shenzhen_2020_run_grants_spends_and_returns_every_voucher_fen(
+    transactional_db, audit_key, tmp_path
+):
+    """Applicants (a few twice, refused), a seeded lottery for half the people, a week of QR
+    payments compressed into the run, then the sweep: what was granted was spent or
+    returned, and the ledger's checks hold with the programme's transfers in them."""
+    report = run(
+        tmp_path, "luohu", scenario="shenzhen-2020", transfers=600, seed=7, people=100, merchants=18
+    )
+    assert all(check["ok"] for check in report["checks"].values()), report["checks"]
+    vouchers = report["vouchers"]
+    assert (vouchers["count"], vouchers["applicants"], vouchers["winners"]) == (50, 80, 50)
+    assert vouchers["refusals"]["VOUCHER_ALREADY_APPLIED"] == 4
+    assert vouchers["granted_fen"] == 50 * 20_000 == vouchers["funded_fen"]
+    assert vouchers["spent_fen"] > 0 and vouchers["payments_with_voucher"] > 0
+    assert vouchers["granted_fen"] == vouchers["spent_fen"] + vouchers["returned_fen"]
+    assert vouchers["returned_to_government_fen"] == vouchers["funded_fen"] - vouchers["spent_fen"]
+    assert vouchers["outstanding_fen"] == 0
+    assert audit_verify().ok

@@ -7,11 +7,14 @@ pending issuance request is ICBC's; Carol's ICBC wallet is under two freeze orde
 own and the central bank's, each with the status change it made.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from ewallet.money import yuan
 from settlement.models import Transfer, TransferKind
-from tests.helpers import balance
+from tests.helpers import balance, settle
 from tests.wallets.console_world import CENTRAL_BANK, PHONES, STAFF, ConsoleWorld
 from wallets import services
 from wallets.models import FreezeScope, IssuanceDirection
@@ -61,6 +64,25 @@ def console(world):
             **condition,
         )
         setattr(console, name, escrow)
+    # A voucher programme of the Luohu government, funded, with Alice's application.
+    now = timezone.now()
+    console.programme = services.voucher_programme_create(
+        actor=world.policy,
+        name="Luohu red envelopes",
+        government_wallet=world.wallet("Luohu District Government", klass=1, load=1_000),
+        voucher_amount=yuan(200),
+        count=3,
+        mccs=["5411"],
+        regions=["440303"],
+        valid_from=now,
+        valid_until=now + timedelta(days=7),
+        seed=1,
+    )
+    services.voucher_programme_fund(actor=world.staff, programme=console.programme)
+    settle()
+    services.voucher_apply(
+        actor=world.staff, programme=console.programme, wallet=console.wallets["alice"]
+    )
     return console
 
 
@@ -243,6 +265,19 @@ PAGES = [
         {"auditor": 200, "ccb_staff": 404},
     ),
     ("delete Alice's escrow", lambda c: f"/admin/wallets/escrow/{c.escrow.pk}/delete/", {}),
+    # Consumption vouchers: the central bank's; its policy staff draw the lottery.
+    ("voucher programmes", lambda c: "/admin/wallets/voucherprogramme/", CB),
+    (
+        "voucher programme",
+        lambda c: f"/admin/wallets/voucherprogramme/{c.programme.pk}/change/",
+        CB,
+    ),
+    ("add a voucher programme", lambda c: "/admin/wallets/voucherprogramme/add/", {}),
+    (
+        "draw a voucher lottery",
+        lambda c: f"/admin/wallets/voucherprogramme/{c.programme.pk}/draw/",
+        {"policy": 200},
+    ),
 ]
 
 
@@ -377,3 +412,26 @@ def test_the_ledger_cannot_be_edited_even_by_a_superuser(console):
     assert response.status_code == 403
     load.refresh_from_db()
     assert load.memo != "edited"
+
+
+def test_a_voucher_programme_page_shows_its_totals_and_policy_draws_it(console):
+    programme = console.programme
+    page = console.client("auditor").get(f"/admin/wallets/voucherprogramme/{programme.pk}/change/")
+    content = page.content.decode()
+    assert "600.00" in content and "Luohu red envelopes" in content
+    assert f"/admin/wallets/voucherprogramme/{programme.pk}/draw/" not in content
+    policy = console.client("policy")
+    assert (
+        f"/voucherprogramme/{programme.pk}/draw/"
+        in policy.get(f"/admin/wallets/voucherprogramme/{programme.pk}/change/").content.decode()
+    )
+    response = policy.post(f"/admin/wallets/voucherprogramme/{programme.pk}/draw/", {})
+    assert response.status_code == 302
+    settle()
+    assert programme.grants.get().wallet == console.wallets["alice"]
+    assert balance(programme.grants.get().account) == yuan(200)
+    # The auditor, not policy staff, draws nothing.
+    response = console.client("auditor").post(
+        f"/admin/wallets/voucherprogramme/{programme.pk}/draw/", {}
+    )
+    assert response.status_code == 403

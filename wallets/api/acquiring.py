@@ -17,7 +17,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from settlement.models import Asset, TransferState
+from settlement.models import Asset, TransferLeg, TransferState
 from wallets import qr_image, selectors, services
 from wallets.actors import request_actor
 from wallets.api import acquiring_serializers as a
@@ -308,9 +308,18 @@ class QrPaymentsView(APIView):
             idempotency_key=ledger_key(request, idempotency_key(request)),
         )
         transfer = wait_for_decision(paid.transfer, wait_ms)
-        # The one leg is known: answered without reading it back (wallets/api/present.py).
+        # The one leg is known: answered without reading it back (wallets/api/present.py);
+        # a payment a voucher helped pay has more, read back (as is a replay's).
         payee = paid.payment.merchant.settlement_wallet
-        legs = [present.LegView(Asset.ECNY, paid.payer.number, payee.number, paid.payment.amount)]
+        legs = (
+            present.leg_views(
+                TransferLeg.objects.filter(transfer=paid.transfer)
+                .select_related("debit", "credit")
+                .order_by("seq")
+            )
+            if paid.voucher_fen or not paid.created
+            else [present.LegView(Asset.ECNY, paid.payer.number, payee.number, paid.payment.amount)]
+        )
         body = present.qr_payment(transfer, legs, paid.payment)
         status = 202 if transfer.state == TransferState.RECEIVED else 201
         return Response(body, status=status, headers={"Location": transfer_url(transfer)})

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets.api import acquiring, escrow, views, webhooks
+from wallets.api import acquiring, escrow, views, vouchers, webhooks
 
 app_name = "api"
 
@@ -22,6 +22,11 @@ urlpatterns = [
         "wallets/<str:number>/freezes/<int:order_id>/lift",
         views.FreezeLiftView.as_view(),
         name="freeze-lift",
+    ),
+    path(
+        "wallets/<str:number>/vouchers",
+        vouchers.WalletVouchersView.as_view(),
+        name="wallet-vouchers",
     ),
     path("wallets/<str:number>/close", views.WalletCloseView.as_view(), name="wallet-close"),
     path("wallets/<str:number>/load", views.WalletLoadView.as_view(), name="wallet-load"),
@@ -105,6 +110,12 @@ urlpatterns = [
         "webhook-deliveries/<int:delivery_id>/redeliver",
         webhooks.WebhookRedeliverView.as_view(),
         name="webhook-redeliver",
+    ),
+    path("voucher-programmes", vouchers.VoucherProgrammesView.as_view(), name="voucher-programmes"),
+    path(
+        "voucher-programmes/<int:programme_id>",
+        vouchers.VoucherProgrammeView.as_view(),
+        name="voucher-programme",
     ),
     path("issuances", views.IssuancesView.as_view(), name="issuances"),
     path("issuances/<int:issuance_id>", views.IssuanceView.as_view(), name="issuance"),

@@ -62,6 +62,12 @@ def sidebar(request) -> list[dict]:
                     "wallets.view_walletstatuschange",
                 ),
                 _item(
+                    "Voucher programmes",
+                    "redeem",
+                    "admin:wallets_voucherprogramme_changelist",
+                    "wallets.view_voucherprogramme",
+                ),
+                _item(
                     "Audit status",
                     "verified_user",
                     "admin:wallets_auditverification_changelist",

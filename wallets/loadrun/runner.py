@@ -24,7 +24,7 @@ from settlement import doorbell
 from settlement.models import Transfer, TransferState
 from settlement.selectors import money_totals
 from settlement.services import transfers_settle
-from wallets.loadrun import drivers
+from wallets.loadrun import drivers, vouchers
 from wallets.loadrun.checks import run_checks
 from wallets.loadrun.population import Population
 from wallets.loadrun.report import write_report
@@ -114,7 +114,7 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
     try:
         with celery_eager(True) if inline else contextlib.nullcontext():
             setup_started = time.perf_counter()
-            wallets = _population_build(population, run, options, say)
+            wallets, voucher_run = _population_build(population, run, options, say)
             setup_seconds = time.perf_counter() - setup_started
             after = Transfer.objects.order_by("-id").values_list("id", flat=True).first() or 0
             money_before = money_totals()
@@ -122,6 +122,11 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
     finally:
         if workers:
             workers.stop()
+    if voucher_run is not None:
+        # The programme's week is over. Its sweep's transfers are no payments of the run
+        # (run_rows leaves them out), but the checks of leaves, postings and money count them.
+        with celery_eager(True):
+            vouchers.programme_close(voucher_run)
 
     say(f"settled; checking the ledger ({'with' if options.verify else 'without'} audit verify)")
     checks_started = time.perf_counter()
@@ -156,15 +161,24 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
         },
         rss_end=offered.rss_end,
     )
+    if voucher_run is not None:
+        report["vouchers"] = figures = vouchers.voucher_report(voucher_run, after=after)
+        say(
+            f"vouchers: {figures['winners']:,} granted of {figures['applicants']:,} applicants; "
+            f"{figures['spent_fen'] / 100:,.2f} CNY spent in {figures['payments_with_voucher']:,} "
+            f"payments, {figures['returned_fen'] / 100:,.2f} CNY returned; refused "
+            f"{figures['refusals'] or 'none'}"
+        )
     write_report(folder, report)
     return report, folder
 
 
 def _population_build(
     population: Population, run: str, options: RunOptions, say: Callable[[str], None]
-) -> Wallets:
+) -> tuple[Wallets, "vouchers.VoucherRun | None"]:
     """The eight operators (reused if present) and the population, opened and loaded, with
-    API tokens for the operators' staff when the run goes over HTTP."""
+    API tokens for the operators' staff when the run goes over HTTP; and the scenario's
+    voucher programme, if it has one, funded and drawn."""
     institutions = institutions_ensure(
         prefix="loadrun",
         operators=catalogue_operators(reserve_yuan_per_share=RESERVE_YUAN_PER_SHARE),
@@ -176,7 +190,21 @@ def _population_build(
     )
     if options.via != "inprocess":
         wallets.tokens = drivers.staff_tokens(wallets.staff, run)
-    return wallets
+    voucher_run = None
+    if options.scenario.vouchers is not None:
+        voucher_run = vouchers.programme_setup(
+            options.scenario.vouchers,
+            institutions=institutions,
+            wallets=wallets,
+            seed=options.seed,
+            run=run,
+        )
+        say(
+            f"vouchers: {voucher_run.programme.count:,} of "
+            f"{voucher_run.programme.voucher_amount / 100:,.2f} CNY drawn among "
+            f"{voucher_run.applicants:,} applicants"
+        )
+    return wallets, voucher_run
 
 
 def _offer_and_settle(

@@ -27,10 +27,26 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class VoucherTerms:
+    """A consumption-voucher programme run around the payments (wallets/loadrun/vouchers.py):
+    set up, funded and drawn before them, its window (`days`) compressed into the run,
+    and swept after them as if the window had closed."""
+
+    voucher_yuan: int = 200
+    winners_share: float = 0.5  # the programme's count, as a share of the people
+    applicants_share: float = 0.8  # of the people, who apply
+    repeat_share: float = 0.05  # of the applicants, who apply twice (refused)
+    mccs: tuple[str, ...] = ("5411", "5499", "5812", "5912", "5942")
+    regions: tuple[str, ...] = ("440303",)  # Luohu, Shenzhen
+    days: int = 7
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
     phases: tuple[Phase, ...]
+    vouchers: VoucherTerms | None = None
 
 
 SCENARIOS = {
@@ -71,6 +87,15 @@ SCENARIOS = {
             "merchant acquiring: 80% of payments to merchants, most by scanning the "
             "merchant's dynamic QR request, and 5% of those refunded later, all or half",
             (Phase("retail", 1.0, merchant_share=0.8, qr_share=0.75, refund_share=0.05),),
+        ),
+        Scenario(
+            "shenzhen-2020",
+            "the Luohu red envelopes of October 2020: applicants, a seeded lottery granting "
+            "200 CNY vouchers, a week of QR payments at merchants compressed into the run "
+            "(vouchers first where the category and region allow them), then the unspent "
+            "value returned to the programme and the government",
+            (Phase("red-envelope week", 1.0, merchant_share=0.9, qr_share=1.0),),
+            vouchers=VoucherTerms(),
         ),
     ]
 }

@@ -1,5 +1,6 @@
 """The e-CNY product's records: institutions, holders and wallets (`core`), merchant
-acquiring (`acquiring`), and conditional payments (`escrow`)."""
+acquiring (`acquiring`), conditional payments (`escrow`) and consumption vouchers
+(`vouchers`)."""
 
 from wallets.models.acquiring import (
     DeliveryState,
@@ -51,6 +52,12 @@ from wallets.models.escrow import (
     EscrowCondition,
     EscrowState,
 )
+from wallets.models.vouchers import (
+    VoucherApplication,
+    VoucherGrant,
+    VoucherProgramme,
+    VoucherProgrammeStatus,
+)
 
 __all__ = [
     "ESCROW_STATE_OF_TRANSFER",
@@ -84,6 +91,10 @@ __all__ = [
     "PaymentRequestKind",
     "Refund",
     "RequestState",
+    "VoucherApplication",
+    "VoucherGrant",
+    "VoucherProgramme",
+    "VoucherProgrammeStatus",
     "Wallet",
     "WalletClass",
     "WalletKind",

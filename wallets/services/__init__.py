@@ -80,6 +80,15 @@ from wallets.services.payments import (
     wallet_loads_submit_many,
     wallet_unload,
 )
+from wallets.services.vouchers import (
+    lottery_winners,
+    voucher_apply,
+    voucher_eligible,
+    voucher_lottery_draw,
+    voucher_programme_create,
+    voucher_programme_fund,
+    voucher_programmes_expire,
+)
 from wallets.services.webhooks import (
     deliveries_drain,
     delivery_attempt,
@@ -118,6 +127,7 @@ __all__ = [
     "issuance_approve",
     "issuance_reject",
     "issuance_request",
+    "lottery_winners",
     "merchant_register",
     "merchant_set_status",
     "merchant_staff_enrol",
@@ -136,6 +146,12 @@ __all__ = [
     "request_from_payload",
     "request_payload",
     "request_state",
+    "voucher_apply",
+    "voucher_eligible",
+    "voucher_lottery_draw",
+    "voucher_programme_create",
+    "voucher_programme_fund",
+    "voucher_programmes_expire",
     "wallet_change_class",
     "wallet_class_update",
     "wallet_classes_apply_preset",

@@ -18,7 +18,7 @@ from django.utils import timezone
 from ewallet.errors import ErrorCode
 from ewallet.money import require_fen
 from settlement import services as ledger
-from settlement.models import Transfer, TransferKind, TransferLeg, TransferState
+from settlement.models import AccountKind, Transfer, TransferKind, TransferLeg, TransferState
 from settlement.services import LegSpec
 from wallets import qr
 from wallets.actors import Actor
@@ -34,6 +34,7 @@ from wallets.models import (
     RequestState,
     Wallet,
 )
+from wallets.services.vouchers import voucher_legs
 
 
 def _one(queryset):
@@ -213,6 +214,7 @@ class RequestPayment:
     transfer: Transfer
     payer: Wallet
     created: bool  # False: the same idempotency key paid it before
+    voucher_fen: int = 0  # what the payer's vouchers paid of it (a new payment only)
 
 
 @transaction.atomic
@@ -270,9 +272,11 @@ def payment_request_pay(
     receiving = merchant.settlement_wallet
     if payer.pk == receiving.pk:
         raise WalletError(ErrorCode.SAME_ACCOUNT, "a merchant does not pay itself")
+    # The payer's vouchers first, where the merchant and the day allow them (vouchers.py).
+    legs = voucher_legs(payer, merchant, amount)
     transfer, created = ledger.transfer_submit(
         kind=TransferKind.MERCHANT,
-        legs=[LegSpec(payer.account_id, receiving.account_id, amount)],
+        legs=legs,
         idempotency_key=idempotency_key,
         memo=(request.order_reference or request.memo)[:140],
     )
@@ -283,7 +287,8 @@ def payment_request_pay(
     payment = MerchantPayment.objects.create(
         merchant=merchant, request=request, transfer=transfer, payer_wallet=payer, amount=amount
     )
-    return RequestPayment(payment, transfer, payer, created=True)
+    voucher_fen = sum(leg.amount for leg in legs if leg.debit_id != payer.account_id)
+    return RequestPayment(payment, transfer, payer, created=True, voucher_fen=voucher_fen)
 
 
 def _replayed_payment(
@@ -326,8 +331,12 @@ def refund_deadline(transfer: Transfer) -> datetime | None:
 
 
 def refundable(transfer: Transfer) -> int:
-    """What is left to refund of a payment: its amount less refunds not rejected."""
-    paid = TransferLeg.objects.filter(transfer=transfer).aggregate(total=Sum("amount"))["total"]
+    """What is left to refund of a payment: what the payer's wallet paid of it (not what
+    its vouchers paid: they never turn into the wallet's own money) less refunds not
+    rejected."""
+    paid = TransferLeg.objects.filter(transfer=transfer, debit__kind=AccountKind.WALLET).aggregate(
+        total=Sum("amount")
+    )["total"]
     given = (
         Refund.objects.filter(original=transfer)
         .exclude(transfer__state=TransferState.REJECTED)
@@ -352,12 +361,20 @@ def refund_create(
 
     A refund does not give the payer back the daily or annual limit the payment used: the
     limits bound what a wallet pays out in a period, and paying then being refunded is
-    still paying (README, "Decisions")."""
+    still paying (README, "Decisions"). What the payer's vouchers paid is not refunded:
+    a refund goes to the wallet, and would turn a voucher into money to spend anywhere."""
     amount = require_fen(amount)
-    leg = _one(TransferLeg.objects.filter(transfer=original))
+    legs = list(
+        TransferLeg.objects.filter(transfer=original).values_list(
+            "debit_id", "credit_id", "debit__kind"
+        )
+    )
+    # The leg the payer's own wallet paid: a voucher's part is not given back (below), so
+    # a payment its vouchers paid whole has nothing to refund.
+    own = next((leg[:2] for leg in legs if leg[2] == AccountKind.WALLET), None)
     merchant = (
-        _one(Merchant.objects.filter(settlement_wallet__account_id=leg.credit_id))
-        if leg is not None and original.kind == TransferKind.MERCHANT
+        _one(Merchant.objects.filter(settlement_wallet__account_id=legs[0][1]))
+        if legs and original.kind == TransferKind.MERCHANT
         else None
     )
     if merchant is None or not sees_merchant(actor, merchant):
@@ -394,7 +411,7 @@ def refund_create(
         raise WalletError(ErrorCode.INVALID_INPUT, "reason too long", field="reason")
     transfer, created = ledger.transfer_submit(
         kind=TransferKind.REFUND,
-        legs=[LegSpec(leg.credit_id, leg.debit_id, amount)],
+        legs=[LegSpec(own[1], own[0], amount)],
         idempotency_key=idempotency_key,
         memo=f"refund of {original.pk}",
     )

@@ -14,5 +14,6 @@ from wallets.console.admin import (  # noqa: F401
     ledger,
     merchants,
     users,
+    vouchers,
     webhooks,
 )
