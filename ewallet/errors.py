@@ -49,6 +49,10 @@ class ErrorCode(StrEnum):
     REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"
     WEBHOOK_TARGET_REFUSED = "WEBHOOK_TARGET_REFUSED"  # not http(s), or a forbidden address
     WEBHOOK_LIMIT = "WEBHOOK_LIMIT"  # too many live endpoints for one merchant
+    # Sub-wallets pushed to merchants
+    SUB_WALLET_EXHAUSTED = "SUB_WALLET_EXHAUSTED"  # a pull beyond what is left of the cap
+    SUB_WALLET_REVOKED = "SUB_WALLET_REVOKED"
+    SUB_WALLET_EXPIRED = "SUB_WALLET_EXPIRED"
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -78,6 +82,9 @@ STATUS_BY_CODE = {
     ErrorCode.REFUND_EXCEEDS_PAYMENT: 409,
     ErrorCode.WEBHOOK_TARGET_REFUSED: 400,
     ErrorCode.WEBHOOK_LIMIT: 409,
+    ErrorCode.SUB_WALLET_EXHAUSTED: 409,
+    ErrorCode.SUB_WALLET_REVOKED: 409,
+    ErrorCode.SUB_WALLET_EXPIRED: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -1,5 +1,5 @@
-"""The e-CNY product's records: institutions, holders and wallets (`core`), and merchant
-acquiring (`acquiring`)."""
+"""The e-CNY product's records: institutions, holders and wallets (`core`), merchant
+acquiring (`acquiring`), and sub-wallets pushed to merchants (`subwallets`)."""
 
 from wallets.models.acquiring import (
     DeliveryState,
@@ -45,6 +45,7 @@ from wallets.models.core import (
     WalletStatusChange,
     new_pseudonym,
 )
+from wallets.models.subwallets import SubWallet, SubWalletState, new_sub_wallet_code
 
 __all__ = [
     "KYC_STRONGEST_CLASS",
@@ -74,6 +75,8 @@ __all__ = [
     "PaymentRequestKind",
     "Refund",
     "RequestState",
+    "SubWallet",
+    "SubWalletState",
     "Wallet",
     "WalletClass",
     "WalletKind",
@@ -86,5 +89,6 @@ __all__ = [
     "new_merchant_code",
     "new_pseudonym",
     "new_request_code",
+    "new_sub_wallet_code",
     "new_webhook_secret",
 ]
