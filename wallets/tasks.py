@@ -20,3 +20,10 @@ def webhooks_deliver_due() -> dict:
     that fell due, rings that were lost)."""
     result = services.deliveries_drain()
     return {"attempted": result.attempted, "delivered": result.delivered, "failed": result.failed}
+
+
+@shared_task(name="wallets.sub_wallets_expire", acks_late=True, reject_on_worker_lost=True)
+def sub_wallets_expire() -> dict:
+    """Beat's sweep: what expired sub-wallets hold goes back to their parents (once, however
+    many sweeps race)."""
+    return {"returns": services.sub_wallets_expire(actor=Actor.system())}

@@ -71,6 +71,13 @@ from wallets.services.payments import (
     wallet_loads_submit_many,
     wallet_unload,
 )
+from wallets.services.subwallets import (
+    SubWalletPull,
+    sub_wallet_pull,
+    sub_wallet_push,
+    sub_wallet_revoke,
+    sub_wallets_expire,
+)
 from wallets.services.webhooks import (
     deliveries_drain,
     delivery_attempt,
@@ -87,6 +94,7 @@ __all__ = [
     "PaymentSpec",
     "RequestPayment",
     "RequestState",
+    "SubWalletPull",
     "audit_verification_request",
     "audit_verification_run",
     "central_bank_ensure",
@@ -120,6 +128,10 @@ __all__ = [
     "request_from_payload",
     "request_payload",
     "request_state",
+    "sub_wallet_pull",
+    "sub_wallet_push",
+    "sub_wallet_revoke",
+    "sub_wallets_expire",
     "wallet_change_class",
     "wallet_class_update",
     "wallet_classes_apply_preset",
