@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets.api import acquiring, views, webhooks
+from wallets.api import acquiring, subwallets, views, webhooks
 
 app_name = "api"
 
@@ -74,6 +74,18 @@ urlpatterns = [
     path("merchant-payments", acquiring.MerchantPaymentsView.as_view(), name="merchant-payments"),
     path("refunds", acquiring.RefundsView.as_view(), name="refunds"),
     path("refunds/<int:refund_id>", acquiring.RefundView.as_view(), name="refund"),
+    path("sub-wallets", subwallets.SubWalletsView.as_view(), name="sub-wallets"),
+    path("sub-wallets/<str:code>", subwallets.SubWalletView.as_view(), name="sub-wallet"),
+    path(
+        "sub-wallets/<str:code>/revoke",
+        subwallets.SubWalletRevokeView.as_view(),
+        name="sub-wallet-revoke",
+    ),
+    path(
+        "sub-wallets/<str:code>/pull",
+        subwallets.SubWalletPullView.as_view(),
+        name="sub-wallet-pull",
+    ),
     path("webhooks", webhooks.WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<int:endpoint_id>", webhooks.WebhookView.as_view(), name="webhook"),
     path(
