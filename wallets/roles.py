@@ -48,6 +48,7 @@ _CENTRAL_BANK_VIEW = [
     "wallets.add_auditverification",  # "verify now": a read-only check any of them may run
     *_LEDGER,
     *_ACQUIRING_VIEW,
+    "wallets.view_subwallet",
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
@@ -79,6 +80,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "wallets.add_merchant",  # register a merchant and enrol its staff
         "wallets.change_merchant",  # suspend, reinstate
         "wallets.view_merchantstaff",
+        "wallets.view_subwallet",  # those pushed from their holders' wallets
+        "wallets.change_subwallet",  # revoke
     ],
     Role.MERCHANT: [
         *_ACQUIRING_VIEW,
@@ -90,6 +93,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "wallets.add_webhookendpoint",
         "wallets.change_webhookendpoint",  # rotate the secret, switch off
         "wallets.change_webhookdelivery",  # redeliver
+        "wallets.view_subwallet",  # those pushed to it
     ],
 }
 

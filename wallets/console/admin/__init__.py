@@ -12,6 +12,7 @@ from wallets.console.admin import (  # noqa: F401
     institutions,
     ledger,
     merchants,
+    subwallets,
     users,
     webhooks,
 )
