@@ -349,3 +349,34 @@ def test_pushing_is_refused_for_bad_input_and_suspended_merchants(world, rides, 
     assert SubWallet.objects.count() == 0
     assert balance(alice) == yuan(1_000)
     assert not MerchantPayment.objects.exists()
+
+
+def test_money_leaves_a_sub_wallet_by_pulls_and_its_return_only(world, rides, alice, as_alice):
+    sub = push(as_alice, alice, rides, 100)
+    icbc = world.staff_of["ICBC"]
+    [outcome] = services.payments_submit_many(
+        actor=icbc,
+        payments=[services.PaymentSpec(sub.wallet.number, rides.wallet.number, 1, key())],
+    )
+    assert outcome.error.code == "NOT_FOUND"
+    refused(
+        "INVALID_INPUT",
+        services.wallet_unload,
+        actor=icbc,
+        wallet=sub.wallet,
+        amount=1,
+        idempotency_key=key(),
+    )
+    refused(
+        "INVALID_INPUT", services.wallet_change_class, actor=icbc, wallet=sub.wallet, wallet_class=2
+    )
+    refused(
+        "INVALID_INPUT", services.wallet_open, actor=icbc, holder=alice.holder, kind=WalletKind.SUB
+    )
+    settle()
+    assert balance(sub.wallet) == yuan(100)
+    # A change of the class's limits leaves the sub-wallet's account without any.
+    services.wallet_class_update(actor=world.policy, number=2, single_limit=yuan(10))
+    sub.wallet.account.refresh_from_db()
+    assert sub.wallet.account.single_limit is None
+    assert world.state(pull(rides, sub, yuan(50)).transfer) == ("SETTLED", "")

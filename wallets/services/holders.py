@@ -113,6 +113,8 @@ def wallet_open(
     kind = WalletKind(
         kind or (WalletKind.MERCHANT if holder.kind == HolderKind.MERCHANT else WalletKind.PERSONAL)
     )
+    if kind == WalletKind.SUB:
+        raise WalletError(ErrorCode.INVALID_INPUT, "a sub-wallet is pushed, not opened")
     if kind == WalletKind.MERCHANT and holder.kind != HolderKind.MERCHANT:
         raise WalletError(ErrorCode.INVALID_INPUT, "only a merchant can open a merchant wallet")
     klass = _class_allowed(holder, wallet_class or holder.strongest_class)
