@@ -7,9 +7,23 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from settlement.audit.checkpoint import checkpoint_seal
+from settlement.audit.verify import audit_verify
+from settlement.selectors import money_totals
 from tests.api.conftest import idem
-from tests.helpers import balance
+from tests.helpers import balance, settle
 from wallets.models import MerchantPayment, SubWallet
+
+
+@pytest.fixture(autouse=True)
+def every_fen_kept(api, audit_key):
+    """After every example: money conserved, and the audit log verifies."""
+    yield
+    settle()
+    checkpoint_seal()
+    totals = money_totals()
+    assert totals.circulation == -totals.issuance == totals.backing
+    assert audit_verify().ok
 
 
 def problem(response) -> tuple[int, str]:

@@ -10,7 +10,10 @@ from django.utils import timezone
 
 from ewallet.errors import EwalletError
 from ewallet.money import yuan
+from settlement.audit.checkpoint import checkpoint_seal
+from settlement.audit.verify import audit_verify
 from settlement.models import Transfer, TransferKind
+from settlement.selectors import money_totals
 from tests.helpers import World, balance, key, settle
 from tests.settlement.test_postgres import in_threads
 from wallets import services
@@ -18,6 +21,18 @@ from wallets.actors import Actor
 from wallets.models import MerchantPayment, SubWallet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def every_fen_kept(audit_key):
+    """After every race: e-CNY in circulation equals what was issued and what backs it, and
+    the audit log verifies against the ledger."""
+    yield
+    settle()
+    checkpoint_seal()
+    totals = money_totals()
+    assert totals.circulation == -totals.issuance == totals.backing
+    assert audit_verify().ok
 
 
 def outcome(call) -> str:
