@@ -380,3 +380,11 @@ def test_money_leaves_a_sub_wallet_by_pulls_and_its_return_only(world, rides, al
     sub.wallet.account.refresh_from_db()
     assert sub.wallet.account.single_limit is None
     assert world.state(pull(rides, sub, yuan(50)).transfer) == ("SETTLED", "")
+
+
+def test_beat_runs_the_sweep(settings):
+    from ewallet.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sub-wallet-sweep"]
+    app.loader.import_default_modules()
+    assert entry["task"] == "wallets.sub_wallets_expire" and entry["task"] in app.tasks
