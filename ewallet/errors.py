@@ -59,6 +59,10 @@ class ErrorCode(StrEnum):
     VOUCHER_ALREADY_APPLIED = "VOUCHER_ALREADY_APPLIED"  # a wallet enters a lottery once
     VOUCHER_APPLICATIONS_CLOSED = "VOUCHER_APPLICATIONS_CLOSED"  # drawn, or past its window
     VOUCHER_NOT_FUNDED = "VOUCHER_NOT_FUNDED"  # no draw before the funding settled
+    # Sub-wallets pushed to merchants
+    SUB_WALLET_EXHAUSTED = "SUB_WALLET_EXHAUSTED"  # a pull beyond what is left of the cap
+    SUB_WALLET_REVOKED = "SUB_WALLET_REVOKED"
+    SUB_WALLET_EXPIRED = "SUB_WALLET_EXPIRED"
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -96,6 +100,9 @@ STATUS_BY_CODE = {
     ErrorCode.VOUCHER_ALREADY_APPLIED: 409,
     ErrorCode.VOUCHER_APPLICATIONS_CLOSED: 409,
     ErrorCode.VOUCHER_NOT_FUNDED: 409,
+    ErrorCode.SUB_WALLET_EXHAUSTED: 409,
+    ErrorCode.SUB_WALLET_REVOKED: 409,
+    ErrorCode.SUB_WALLET_EXPIRED: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -196,6 +196,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": float(os.environ.get("EWALLET_ESCROW_SWEEP_SECONDS", "10"))},
     },
     # Delivers webhook events whose retry fell due, or whose ring was lost.
+    # Returns to their parents what expired sub-wallets still hold.
+    "sub-wallet-sweep": {
+        "task": "wallets.sub_wallets_expire",
+        "schedule": float(os.environ.get("EWALLET_SUB_WALLET_SWEEP_SECONDS", "60")),
+        "options": {"expires": float(os.environ.get("EWALLET_SUB_WALLET_SWEEP_SECONDS", "60"))},
+    },
     "webhook-sweep": {
         "task": "wallets.webhooks_deliver_due",
         "schedule": float(os.environ.get("EWALLET_WEBHOOK_SWEEP_SECONDS", "5")),
@@ -320,6 +326,11 @@ EWALLET_REFUND_WINDOW_DAYS = env_int("EWALLET_REFUND_WINDOW_DAYS", 180)
 # refused (e.g. the payee's wallet frozen), in seconds.
 EWALLET_ESCROW_TIMEOUT_SECONDS = env_int("EWALLET_ESCROW_TIMEOUT_SECONDS", 7 * 24 * 3600)
 EWALLET_ESCROW_RETRY_SECONDS = env_int("EWALLET_ESCROW_RETRY_SECONDS", 3600)
+# Sub-wallets: how far ahead one may expire at most (days; beat's sweep runs every
+# EWALLET_SUB_WALLET_SWEEP_SECONDS, in CELERY_BEAT_SCHEDULE); how long after a rejected
+# return (the parent frozen, or at its balance cap) the sweep tries again (seconds).
+EWALLET_SUB_WALLET_MAX_DAYS = env_int("EWALLET_SUB_WALLET_MAX_DAYS", 366)
+EWALLET_SUB_WALLET_RETRY_SECONDS = env_int("EWALLET_SUB_WALLET_RETRY_SECONDS", 3600)
 # Webhooks: per-attempt timeout (seconds), how long a delivery is retried before it is
 # given up (seconds), the first retry's delay (doubling each time, with jitter), how long
 # a rotated-out secret still signs beside the new one (seconds), and whether targets on

@@ -117,6 +117,10 @@ class TransferKind(models.TextChoices):
     P2P = "P2P", "Person-to-person payment"
     MERCHANT = "MERCHANT", "Merchant payment"
     REFUND = "REFUND", "Refund"
+    # A sub-wallet pushed to a merchant: its cap moved in from the parent wallet, and what
+    # it still holds moved back when it is revoked or expires.
+    SUB_WALLET_FUND = "SUB_WALLET_FUND", "Sub-wallet funding"
+    SUB_WALLET_RETURN = "SUB_WALLET_RETURN", "Sub-wallet return"
     # The phases of a two-phase transfer, each naming the pending transfer it decides.
     POST = "POST", "Post of a pending transfer"
     VOID = "VOID", "Void of a pending transfer"
@@ -128,8 +132,9 @@ class TransferKind(models.TextChoices):
     VOUCHER_RETURN = "VOUCHER_RETURN", "Voucher return at expiry"
 
 
-# Transfers that count against the payer's single, daily and annual limits.
-PAYMENT_KINDS = frozenset({TransferKind.P2P, TransferKind.MERCHANT})
+# Transfers that count against the payer's single, daily and annual limits. Funding a
+# sub-wallet counts: the money is committed to a merchant then (README, "Sub-wallets").
+PAYMENT_KINDS = frozenset({TransferKind.P2P, TransferKind.MERCHANT, TransferKind.SUB_WALLET_FUND})
 # Transfers that decide a pending transfer, not move money of their own choosing.
 PHASE_KINDS = frozenset({TransferKind.POST, TransferKind.VOID, TransferKind.EXPIRE})
 

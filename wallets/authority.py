@@ -20,7 +20,9 @@ from wallets.models import (
     Holder,
     KycMethod,
     Merchant,
+    SubWallet,
     Wallet,
+    WalletKind,
 )
 from wallets.roles import Role
 
@@ -72,9 +74,11 @@ def operated_wallet_scope(actor: Actor) -> Q:
 
 
 def may_pay_from(actor: Actor, wallet: Wallet) -> bool:
-    """A payment: the wallet's holder, or its operator's staff (e.g. a merchant gateway)."""
-    return operates_wallet(actor, wallet) or (
-        actor.holder_id is not None and actor.holder_id == wallet.holder_id
+    """A payment: the wallet's holder, or its operator's staff (e.g. a merchant gateway).
+    Nobody pays from a sub-wallet: only its merchant pulls from it (`sub_wallet_pull`)."""
+    return wallet.kind != WalletKind.SUB and (
+        operates_wallet(actor, wallet)
+        or (actor.holder_id is not None and actor.holder_id == wallet.holder_id)
     )
 
 
@@ -245,6 +249,46 @@ def acts_for_payee(actor: Actor, escrow: Escrow) -> bool:
 
 def approves_escrow(actor: Actor, escrow: Escrow) -> bool:
     return actor.user_id is not None and actor.user_id == escrow.approver_id
+
+
+# ---------------------------------------------------------------- sub-wallets
+
+
+def sees_sub_wallet(actor: Actor, sub_wallet: SubWallet) -> bool:
+    """A sub-wallet and its pulls: the central bank, the parent wallet's operator's staff
+    and holder, and the staff of the merchant it was pushed to."""
+    parent = sub_wallet.parent
+    return (
+        actor.is_central_bank
+        or actor.is_staff_of(parent.operator_id)
+        or (actor.holder_id is not None and actor.holder_id == parent.holder_id)
+        or (actor.merchant_id is not None and actor.merchant_id == sub_wallet.merchant_id)
+    )
+
+
+def sub_wallet_scope(actor: Actor) -> Q | None:
+    """`sees_sub_wallet` as a filter on SubWallet; None means every row."""
+    if actor.is_central_bank:
+        return None
+    scope = Q(pk__in=[])
+    if actor.operator_id is not None:
+        scope |= Q(parent__operator_id=actor.operator_id)
+    if actor.holder_id is not None:
+        scope |= Q(parent__holder_id=actor.holder_id)
+    if actor.merchant_id is not None:
+        scope |= Q(merchant_id=actor.merchant_id)
+    return scope
+
+
+def controls_sub_wallet(actor: Actor, sub_wallet: SubWallet) -> bool:
+    """Pushing and revoking: whoever may pay from the parent wallet, its holder or its
+    operator's staff. The merchant only pulls; the central bank only looks."""
+    return may_pay_from(actor, sub_wallet.parent)
+
+
+def pulls_from_sub_wallet(actor: Actor, sub_wallet: SubWallet) -> bool:
+    """Pulling a payment: the staff of the merchant it was pushed to, nobody else."""
+    return actor.merchant_id is not None and actor.merchant_id == sub_wallet.merchant_id
 
 
 # ---------------------------------------------------------------- roles

@@ -52,6 +52,7 @@ _CENTRAL_BANK_VIEW = [
     *_LEDGER,
     *_ACQUIRING_VIEW,
     *_ESCROW_VIEW,
+    "wallets.view_subwallet",
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
@@ -89,6 +90,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "wallets.view_merchantstaff",
         *_ESCROW_VIEW,
         "wallets.change_escrow",  # confirm, cancel for their holders
+        "wallets.view_subwallet",  # those pushed from their holders' wallets
+        "wallets.change_subwallet",  # revoke
     ],
     Role.MERCHANT: [
         *_ACQUIRING_VIEW,
@@ -102,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "wallets.add_webhookendpoint",
         "wallets.change_webhookendpoint",  # rotate the secret, switch off
         "wallets.change_webhookdelivery",  # redeliver
+        "wallets.view_subwallet",  # those pushed to it
     ],
 }
 

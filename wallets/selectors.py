@@ -32,6 +32,7 @@ from settlement.models import (
     LimitPeriod,
     LimitUsage,
     Transfer,
+    TransferKind,
     TransferLeg,
     TransferState,
 )
@@ -45,6 +46,7 @@ from wallets.authority import (
     merchant_scope,
     operated_wallet_scope,
     sees_wallet,
+    sub_wallet_scope,
     wallet_scope,
 )
 from wallets.exceptions import WalletError
@@ -62,6 +64,8 @@ from wallets.models import (
     PaymentRequestKind,
     Refund,
     RequestState,
+    SubWallet,
+    SubWalletState,
     VoucherGrant,
     VoucherProgramme,
     Wallet,
@@ -253,6 +257,60 @@ def merchant_payments_with_refunds(actor: Actor) -> QuerySet[MerchantPayment]:
             default=Value(0),
         ),
     )
+
+
+# ---------------------------------------------------------------- sub-wallets
+
+
+def _child_legs(side: str, **filters) -> Coalesce:
+    """Fen moved into (`credit_id`) or out of (`debit_id`) a sub-wallet's own account by
+    transfers not rejected: queued ones count, so what a pull or return has claimed is not
+    claimed twice before it settles."""
+    legs = (
+        TransferLeg.objects.filter(**{side: OuterRef("wallet__account_id")}, **filters)
+        .exclude(transfer__state=TransferState.REJECTED)
+        .values(side)
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(legs), 0)
+
+
+def sub_wallets_with_money(
+    queryset: QuerySet[SubWallet], *, now: datetime | None = None
+) -> QuerySet[SubWallet]:
+    """Each sub-wallet with `state` (REVOKED, EXPIRED or ACTIVE), `pulled` (its merchant's
+    pulls not rejected), `returned` (moved back to the parent, not rejected) and `unspent`:
+    what came in (its funding, refunds of pulls) less what went out, all not rejected. While
+    ACTIVE, `unspent` is what the merchant may still pull; once ended, what is owed back to
+    the parent. The services decide from these same columns."""
+    pulls = (
+        MerchantPayment.objects.filter(payer_wallet_id=OuterRef("wallet_id"))
+        .exclude(transfer__state=TransferState.REJECTED)
+        .values("payer_wallet_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return queryset.annotate(
+        state=Case(
+            When(revoked_at__isnull=False, then=Value(SubWalletState.REVOKED)),
+            When(expires_at__lte=now or timezone.now(), then=Value(SubWalletState.EXPIRED)),
+            default=Value(SubWalletState.ACTIVE),
+            output_field=CharField(),
+        ),
+        pulled=Coalesce(Subquery(pulls), 0),
+        returned=_child_legs("debit_id", transfer__kind=TransferKind.SUB_WALLET_RETURN),
+        unspent=_child_legs("credit_id") - _child_legs("debit_id"),
+    )
+
+
+def sub_wallets_visible_to(actor: Actor, *, now: datetime | None = None) -> QuerySet[SubWallet]:
+    """Sub-wallets the actor sees (authority.sees_sub_wallet), with their money."""
+    subs = SubWallet.objects.select_related(
+        "parent", "wallet__account", "merchant", "fund_transfer"
+    )
+    scope = sub_wallet_scope(actor)
+    return sub_wallets_with_money(subs if scope is None else subs.filter(scope), now=now)
 
 
 def refunds_visible_to(actor: Actor) -> QuerySet[Refund]:

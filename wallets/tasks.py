@@ -33,3 +33,10 @@ def escrows_release_due() -> dict:
 def vouchers_expire() -> dict:
     """Beat's sweep: programmes past their window give back what was not spent."""
     return {"swept": services.voucher_programmes_expire(actor=Actor.system())}
+
+
+@shared_task(name="wallets.sub_wallets_expire", acks_late=True, reject_on_worker_lost=True)
+def sub_wallets_expire() -> dict:
+    """Beat's sweep: what expired sub-wallets hold goes back to their parents (once, however
+    many sweeps race)."""
+    return {"returns": services.sub_wallets_expire(actor=Actor.system())}

@@ -74,6 +74,8 @@ SEES_BOB = {"bob", "ccb_staff", *CENTRAL_BANK}
 SEES_ALICE_TO_SHOP = {"alice", "icbc_staff", "ccb_staff", *CENTRAL_BANK}
 SEES_ICBC_ISSUANCE = {"icbc_staff", *CENTRAL_BANK}
 SEES_SHOP = {"shop_staff", "icbc_staff", *CENTRAL_BANK}  # the merchant and all it receives
+# A sub-wallet Alice pushed to the shop: her side, the shop's staff and the central bank.
+SEES_ALICES_SUB = {"alice", "icbc_staff", "shop_staff", *CENTRAL_BANK}
 
 
 def wallet(name, suffix=""):
@@ -202,6 +204,31 @@ def escrow_from_alices(api, fx):
         "payee": api.number("bob"),
         "amount": "0.01",
         "condition": "PAYER_CONFIRMS",
+    }
+
+
+def fresh_sub_wallet(suffix: str = ""):
+    """A new 0.01 sub-wallet Alice pushed to the shop."""
+
+    def path(api, fx):
+        made = services.sub_wallet_push(
+            actor=api.actors["alice"],
+            parent=api.wallets["alice"],
+            merchant=fx["shop"].merchant.code,
+            cap=1,
+            expires_at=timezone.now() + timedelta(days=1),
+        )
+        return f"/api/v1/sub-wallets/{made.code}{suffix}"
+
+    return path
+
+
+def push_from_alices_to_the_shop(api, fx):
+    return {
+        "wallet": api.number("alice"),
+        "merchant": fx["shop"].merchant.code,
+        "cap": "0.01",
+        "expires_at": (timezone.now() + timedelta(days=1)).isoformat(),
     }
 
 
@@ -528,6 +555,38 @@ CASES = [
         ),
         idempotent=True,
         denied_code="NOT_A_PARTY",
+    ),
+    Case("sub-wallets", "get", lambda api, fx: "/api/v1/sub-wallets", everyone(200)),
+    Case(
+        "sub-wallet push from alice's to the shop",
+        "post",
+        lambda api, fx: "/api/v1/sub-wallets",
+        only({"alice": 201, "icbc_staff": 201}, SEES_ALICE),
+        push_from_alices_to_the_shop,
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "sub-wallet: alice's to the shop",
+        "get",
+        fresh_sub_wallet(),
+        only(dict.fromkeys(SEES_ALICES_SUB, 200), set()),
+    ),
+    Case(
+        "sub-wallet revoke: alice's to the shop",
+        "post",
+        fresh_sub_wallet("/revoke"),
+        only({"alice": 200, "icbc_staff": 200}, SEES_ALICES_SUB),
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "sub-wallet pull: alice's to the shop",
+        "post",
+        fresh_sub_wallet("/pull"),
+        only({"shop_staff": 202}, SEES_ALICES_SUB),
+        {"amount": "0.01"},
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
     ),
     Case("webhooks", "get", lambda api, fx: "/api/v1/webhooks", everyone(200)),
     Case(

@@ -185,6 +185,8 @@ PAGES = [
         CCB_ROW,
     ),
     ("wallets", lambda c: "/admin/wallets/wallet/", ALL_STAFF),
+    # Rows and revoking: test_console_merchants (a sub-wallet is pushed to a merchant).
+    ("sub-wallets", lambda c: "/admin/wallets/subwallet/", ALL_STAFF),
     ("Alice's wallet", lambda c: f"/admin/wallets/wallet/{alice(c).pk}/change/", ICBC_ROW),
     (
         "Alice's wallet's history",

@@ -6,10 +6,13 @@ has one staff login with a console password. Alice (ICBC, class 2, 1,000 CNY) ha
 the Tea House's request T-1 of 36.80 CNY.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
 from ewallet.money import yuan
 from tests.helpers import balance, key, settle
@@ -64,6 +67,21 @@ def console(world):
 
 def tea(c):
     return c.tea.pk
+
+
+def sub(c):
+    """Alice's sub-wallet for the Tea House, pushed by ICBC's staff for her (made when first
+    asked for, so the other examples' balances stay as they were)."""
+    if not hasattr(c, "sub"):
+        c.sub = services.sub_wallet_push(
+            actor=c.actors["icbc_staff"],
+            parent=c.wallets["alice"],
+            merchant=c.tea.code,
+            cap=yuan(50),
+            expires_at=timezone.now() + timedelta(days=30),
+        )
+        settle()
+    return c.sub
 
 
 # Rows of the Tea House: the central bank, ICBC (its acquirer) and its own staff see them;
@@ -154,6 +172,20 @@ PAGES = [
         },
     ),
     ("holders", lambda c: "/admin/wallets/holder/", dict.fromkeys(STAFF, 200)),
+    # Sub-wallets: Alice's for the Tea House is seen by her operator, the Tea House and the
+    # central bank; only her operator's staff revoke it here (she does from her app).
+    ("sub-wallets", lambda c: "/admin/wallets/subwallet/", EVERYONE_200),
+    (
+        "Alice's sub-wallet for the Tea House",
+        lambda c: f"/admin/wallets/subwallet/{sub(c).pk}/change/",
+        TEA_ROW,
+    ),
+    (
+        "revoke Alice's sub-wallet",
+        lambda c: f"/admin/wallets/subwallet/{sub(c).pk}/revoke/",
+        TEA_OPERATOR,
+    ),
+    ("add a sub-wallet the default way", lambda c: "/admin/wallets/subwallet/add/", {}),
 ]
 
 
@@ -492,3 +524,23 @@ def test_the_payment_and_refund_pages_tell_what_happened(console):
     assert "1.00" in page and "SETTLED" in page
     page = tea.get(f"/admin/wallets/paymentrequest/{console.request.pk}/change/").content.decode()
     assert "PAID" in page and f"/admin/wallets/merchantpayment/{console.payment.pk}/" in page
+
+
+def test_sub_wallets_are_listed_in_scope_and_revoked_by_the_holders_operator(console):
+    pushed, alice = sub(console), console.wallets["alice"]
+    url = "/admin/wallets/subwallet/"
+    for who in ["auditor", "icbc_staff", "tea_staff"]:
+        assert listed(console.client(who), url) == {pushed.pk}, who
+    for who in ["ccb_staff", "book_staff", "noodle_staff"]:
+        assert listed(console.client(who), url) == set(), who
+    page = console.client("tea_staff").get(f"{url}{pushed.pk}/change/").content.decode()
+    assert "50.00" in page and "/revoke/" not in page  # the merchant pulls, never revokes
+    before = balance(alice)
+    revoke = f"{url}{pushed.pk}/revoke/"
+    assert console.client("tea_staff").post(revoke).status_code == 403
+    response = console.client("icbc_staff").post(revoke)
+    assert response.status_code == 302, response.content
+    settle()
+    assert balance(alice) == before + yuan(50)
+    assert balance(pushed.wallet) == 0
+    assert LogEntry.objects.filter(object_id=str(pushed.pk)).exists()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets.api import acquiring, escrow, views, vouchers, webhooks
+from wallets.api import acquiring, escrow, subwallets, views, vouchers, webhooks
 
 app_name = "api"
 
@@ -88,6 +88,18 @@ urlpatterns = [
         "escrows/<int:escrow_id>/approve", escrow.EscrowApproveView.as_view(), name="escrow-approve"
     ),
     path("escrows/<int:escrow_id>/cancel", escrow.EscrowCancelView.as_view(), name="escrow-cancel"),
+    path("sub-wallets", subwallets.SubWalletsView.as_view(), name="sub-wallets"),
+    path("sub-wallets/<str:code>", subwallets.SubWalletView.as_view(), name="sub-wallet"),
+    path(
+        "sub-wallets/<str:code>/revoke",
+        subwallets.SubWalletRevokeView.as_view(),
+        name="sub-wallet-revoke",
+    ),
+    path(
+        "sub-wallets/<str:code>/pull",
+        subwallets.SubWalletPullView.as_view(),
+        name="sub-wallet-pull",
+    ),
     path("webhooks", webhooks.WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<int:endpoint_id>", webhooks.WebhookView.as_view(), name="webhook"),
     path(

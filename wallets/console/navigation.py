@@ -84,6 +84,12 @@ def sidebar(request) -> list[dict]:
                 _item(
                     "Wallets", "wallet", "admin:wallets_wallet_changelist", "wallets.view_wallet"
                 ),
+                _item(
+                    "Sub-wallets",
+                    "account_tree",
+                    "admin:wallets_subwallet_changelist",
+                    "wallets.view_subwallet",
+                ),
             ],
         },
         {

@@ -1,6 +1,6 @@
 """The e-CNY product's records: institutions, holders and wallets (`core`), merchant
-acquiring (`acquiring`), conditional payments (`escrow`) and consumption vouchers
-(`vouchers`)."""
+acquiring (`acquiring`), conditional payments (`escrow`), consumption vouchers
+(`vouchers`) and sub-wallets pushed to merchants (`subwallets`)."""
 
 from wallets.models.acquiring import (
     DeliveryState,
@@ -52,6 +52,7 @@ from wallets.models.escrow import (
     EscrowCondition,
     EscrowState,
 )
+from wallets.models.subwallets import SubWallet, SubWalletState, new_sub_wallet_code
 from wallets.models.vouchers import (
     VoucherApplication,
     VoucherGrant,
@@ -91,6 +92,8 @@ __all__ = [
     "PaymentRequestKind",
     "Refund",
     "RequestState",
+    "SubWallet",
+    "SubWalletState",
     "VoucherApplication",
     "VoucherGrant",
     "VoucherProgramme",
@@ -107,5 +110,6 @@ __all__ = [
     "new_merchant_code",
     "new_pseudonym",
     "new_request_code",
+    "new_sub_wallet_code",
     "new_webhook_secret",
 ]

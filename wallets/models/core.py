@@ -158,6 +158,8 @@ LIMIT_FIELDS = ("balance_cap", "single_limit", "daily_limit", "annual_limit")
 class WalletKind(models.TextChoices):
     PERSONAL = "PERSONAL", "Personal"
     MERCHANT = "MERCHANT", "Merchant"
+    # A child wallet a holder pushed to a merchant (wallets/models/subwallets.py).
+    SUB = "SUB", "Sub-wallet"
 
 
 class Wallet(models.Model):

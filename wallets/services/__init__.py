@@ -80,6 +80,13 @@ from wallets.services.payments import (
     wallet_loads_submit_many,
     wallet_unload,
 )
+from wallets.services.subwallets import (
+    SubWalletPull,
+    sub_wallet_pull,
+    sub_wallet_push,
+    sub_wallet_revoke,
+    sub_wallets_expire,
+)
 from wallets.services.vouchers import (
     lottery_winners,
     voucher_apply,
@@ -105,6 +112,7 @@ __all__ = [
     "PaymentSpec",
     "RequestPayment",
     "RequestState",
+    "SubWalletPull",
     "audit_verification_request",
     "audit_verification_run",
     "central_bank_ensure",
@@ -146,6 +154,10 @@ __all__ = [
     "request_from_payload",
     "request_payload",
     "request_state",
+    "sub_wallet_pull",
+    "sub_wallet_push",
+    "sub_wallet_revoke",
+    "sub_wallets_expire",
     "voucher_apply",
     "voucher_eligible",
     "voucher_lottery_draw",

@@ -84,6 +84,11 @@ def holder_register(
     )
 
 
+def new_wallet_number(operator: Operator) -> str:
+    """16 digits: two naming the operator, fourteen random; the unique index guards the rest."""
+    return f"{operator.pk % 100:02d}{secrets.randbelow(10**14):014d}"
+
+
 def _mask(number: str) -> str:
     return "*" * max(len(number) - 4, 0) + number[-4:] if number else ""
 
@@ -108,11 +113,12 @@ def wallet_open(
     kind = WalletKind(
         kind or (WalletKind.MERCHANT if holder.kind == HolderKind.MERCHANT else WalletKind.PERSONAL)
     )
+    if kind == WalletKind.SUB:
+        raise WalletError(ErrorCode.INVALID_INPUT, "a sub-wallet is pushed, not opened")
     if kind == WalletKind.MERCHANT and holder.kind != HolderKind.MERCHANT:
         raise WalletError(ErrorCode.INVALID_INPUT, "only a merchant can open a merchant wallet")
     klass = _class_allowed(holder, wallet_class or holder.strongest_class)
-    # 16 digits: two naming the operator, fourteen random; the unique index guards the rest.
-    number = f"{operator.pk % 100:02d}{secrets.randbelow(10**14):014d}"
+    number = new_wallet_number(operator)
     account = ledger.account_open(
         label=f"wallet:{number}", kind=AccountKind.WALLET, asset=Asset.ECNY, **klass.limits()
     )
@@ -148,6 +154,9 @@ def holder_onboard(
 def wallet_change_class(*, actor: Actor, wallet: Wallet, wallet_class: int) -> Wallet:
     """Upgrade or downgrade, by the wallet's operator; a stronger class needs the KYC for it."""
     require_operates_wallet(actor, wallet)
+    if wallet.kind == WalletKind.SUB:
+        # A sub-wallet has no limits of its own: its funding counted against its parent's.
+        raise WalletError(ErrorCode.INVALID_INPUT, "a sub-wallet has no class of its own")
     klass = _class_allowed(wallet.holder, wallet_class)
     wallet.wallet_class = klass
     wallet.save(update_fields=["wallet_class"])
@@ -187,7 +196,10 @@ def wallet_class_update(*, actor: Actor, number: int, **limits: int | None) -> W
     klass._history_user = actor.user  # the change history records who made it
     klass.save()
     ledger.accounts_set_policy(
-        account_ids=list(klass.wallets.values_list("account_id", flat=True)),
+        # Not sub-wallets: their accounts stay without limits (README, "Sub-wallets").
+        account_ids=list(
+            klass.wallets.exclude(kind=WalletKind.SUB).values_list("account_id", flat=True)
+        ),
         limits=klass.limits(),
     )
     return klass

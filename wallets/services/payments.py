@@ -38,6 +38,9 @@ def wallet_unload(*, actor: Actor, wallet: Wallet, amount: int, idempotency_key:
     """e-CNY -> the holder's bank deposit, by the wallet's operator: the wallet pays its
     vault."""
     require_operates_wallet(actor, wallet)
+    if wallet.kind == WalletKind.SUB:
+        # Money leaves a sub-wallet by its merchant's pulls and the return to its parent only.
+        raise WalletError(ErrorCode.INVALID_INPUT, "a sub-wallet is not unloaded: revoke it")
     transfer, _ = ledger.transfer_submit(
         kind=TransferKind.UNLOAD,
         legs=[LegSpec(wallet.account_id, wallet.operator.vault_account_id, amount)],
@@ -140,7 +143,7 @@ def payments_submit_many(*, actor: Actor, payments: Sequence[PaymentSpec]) -> li
     queued: list[tuple[int, TransferSpec]] = []
     for index, spec in enumerate(payments):
         payer, payee = wallets.get(spec.payer), wallets.get(spec.payee)
-        if payer is None or payer[1] != operator_id:
+        if payer is None or payer[1] != operator_id or payer[2] == WalletKind.SUB:
             error = WalletError(
                 ErrorCode.NOT_FOUND, f"no wallet {spec.payer} at this operator", field="payer"
             )
