@@ -178,6 +178,12 @@ def issuances_visible_to(actor: Actor) -> QuerySet[IssuanceRequest]:
     return requests.none()
 
 
+def unique_row(queryset):
+    """The row a unique lookup finds, or None. (`.first()` would order by id, and SQLite
+    then walks the table in id order instead of using the unique index.)"""
+    return next(iter(queryset[:1]), None)
+
+
 # ---------------------------------------------------------------- merchants
 
 

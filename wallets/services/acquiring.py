@@ -34,17 +34,13 @@ from wallets.models import (
     RequestState,
     Wallet,
 )
+from wallets.selectors import unique_row
+from wallets.services.merchants import actors_merchant
 from wallets.services.vouchers import voucher_legs
 
 
-def _one(queryset):
-    """The row a unique lookup finds, or None. (`.first()` would order by id, and SQLite
-    then walks the table in id order instead of using the unique index.)"""
-    return next(iter(queryset[:1]), None)
-
-
 def _transfer_with_key(idempotency_key: str) -> int | None:
-    return _one(
+    return unique_row(
         Transfer.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True)
     )
 
@@ -85,14 +81,6 @@ def _fields(request: PaymentRequest) -> qr.Fields:
     )
 
 
-def _own_merchant(actor: Actor, what: str) -> Merchant:
-    """The merchant the actor works for: requests and codes are made by its own staff."""
-    merchant = Merchant.objects.filter(pk=actor.merchant_id).first()
-    if actor.merchant_id is None or merchant is None:
-        raise WalletError(ErrorCode.PERMISSION_DENIED, f"only a merchant's staff {what}")
-    return merchant
-
-
 def _require_active(merchant: Merchant) -> None:
     if merchant.status != MerchantStatus.ACTIVE:
         raise WalletError(ErrorCode.MERCHANT_SUSPENDED, f"merchant {merchant.code} is suspended")
@@ -113,7 +101,7 @@ def payment_request_create(
     (EWALLET_REQUEST_TTL_SECONDS unless the merchant says, at most
     EWALLET_REQUEST_MAX_TTL_SECONDS). One order reference names one request."""
     if merchant is None:
-        merchant = _own_merchant(actor, "asks for payments")
+        merchant = actors_merchant(actor, "asks for payments")
     require_acts_for_merchant(actor, merchant, "asks for payments")
     _require_active(merchant)
     amount = require_fen(amount)
@@ -157,7 +145,7 @@ def collection_code_create(
     default for the merchant the actor works for): the payer enters the amount; paid any
     number of times until cancelled."""
     if merchant is None:
-        merchant = _own_merchant(actor, "makes collection codes")
+        merchant = actors_merchant(actor, "makes collection codes")
     require_acts_for_merchant(actor, merchant, "makes collection codes")
     _require_active(merchant)
     if len(memo) > 140:
@@ -194,7 +182,7 @@ def request_from_payload(payload: str) -> PaymentRequest:
         raise WalletError(
             ErrorCode.REQUEST_FORGED, f"not an e-CNY payment code: {exc}", field="payload"
         ) from None
-    request = _one(
+    request = unique_row(
         PaymentRequest.objects.select_related("merchant", "merchant__settlement_wallet").filter(
             code=fields.request
         )
@@ -231,7 +219,7 @@ def payment_request_pay(
     payer's. Refused, with nothing moved: forged, altered, expired, cancelled or already
     paid requests, and a suspended merchant. The same idempotency key pays once."""
     request = request_from_payload(payload)
-    payer = _one(Wallet.objects.filter(number=wallet))
+    payer = unique_row(Wallet.objects.filter(number=wallet))
     if payer is None or not may_pay_from(actor, payer):
         raise WalletError(
             ErrorCode.NOT_FOUND, f"no wallet {wallet} you may pay from", field="wallet"
@@ -300,7 +288,7 @@ def _replayed_payment(
     payment = (
         None
         if transfer_id is None
-        else _one(
+        else unique_row(
             MerchantPayment.objects.select_related("transfer", "payer_wallet").filter(
                 transfer_id=transfer_id
             )
@@ -373,7 +361,7 @@ def refund_create(
     # a payment its vouchers paid whole has nothing to refund.
     own = next((leg[:2] for leg in legs if leg[2] == AccountKind.WALLET), None)
     merchant = (
-        _one(Merchant.objects.filter(settlement_wallet__account_id=legs[0][1]))
+        unique_row(Merchant.objects.filter(settlement_wallet__account_id=legs[0][1]))
         if legs and original.kind == TransferKind.MERCHANT
         else None
     )
@@ -381,7 +369,9 @@ def refund_create(
         raise WalletError(ErrorCode.NOT_FOUND, f"no payment {original.pk} to a merchant of yours")
     require_acts_for_merchant(actor, merchant, "refunds its payments")
     transfer_id = _transfer_with_key(idempotency_key)
-    replay = None if transfer_id is None else _one(Refund.objects.filter(transfer_id=transfer_id))
+    replay = (
+        None if transfer_id is None else unique_row(Refund.objects.filter(transfer_id=transfer_id))
+    )
     if replay is not None:
         if replay.original_id != original.pk or replay.amount != amount:
             raise WalletError(

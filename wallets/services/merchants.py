@@ -30,6 +30,15 @@ from wallets.roles import Role
 from wallets.services.holders import holder_register, wallet_open
 
 
+def actors_merchant(actor: Actor, what: str) -> Merchant:
+    """The merchant the actor works for, when a service is used without naming one:
+    requests, codes and webhooks are made by a merchant's own staff."""
+    merchant = Merchant.objects.filter(pk=actor.merchant_id).first()
+    if actor.merchant_id is None or merchant is None:
+        raise WalletError(ErrorCode.PERMISSION_DENIED, f"only a merchant's staff {what}")
+    return merchant
+
+
 def _check_category(mcc: str, region: str) -> None:
     if mcc not in MERCHANT_CATEGORIES:
         raise WalletError(

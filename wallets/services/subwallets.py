@@ -49,14 +49,10 @@ from wallets.models import (
     Wallet,
     WalletKind,
 )
-from wallets.selectors import sub_wallets_with_money
+from wallets.selectors import sub_wallets_with_money, unique_row
 from wallets.services.acquiring import payment_request_create
 from wallets.services.holders import new_wallet_number
 from wallets.services.institutions import require_operator_active
-
-
-def _one(queryset):
-    return next(iter(queryset[:1]), None)
 
 
 def _with_money(sub_wallet: SubWallet, *, lock: bool = False) -> SubWallet:
@@ -106,7 +102,7 @@ def sub_wallet_push(
             f"a sub-wallet expires within {settings.EWALLET_SUB_WALLET_MAX_DAYS} days",
             field="expires_at",
         )
-    payee = _one(Merchant.objects.select_related("settlement_wallet").filter(code=merchant))
+    payee = unique_row(Merchant.objects.select_related("settlement_wallet").filter(code=merchant))
     if payee is None:
         raise WalletError(ErrorCode.NOT_FOUND, f"no merchant {merchant}", field="merchant")
     if payee.status != MerchantStatus.ACTIVE:
@@ -234,12 +230,12 @@ def _replayed_pull(
 ) -> SubWalletPull | None:
     """The pull this key made before, if any: from the same sub-wallet, of the same amount,
     else IDEMPOTENCY_CONFLICT."""
-    transfer_id = _one(
+    transfer_id = unique_row(
         Transfer.objects.filter(idempotency_key=idempotency_key).values_list("pk", flat=True)
     )
     if transfer_id is None:
         return None
-    payment = _one(
+    payment = unique_row(
         MerchantPayment.objects.select_related("transfer", "request", "merchant").filter(
             transfer_id=transfer_id
         )

@@ -37,6 +37,7 @@ from wallets.models import (
     WebhookEventType,
     new_webhook_secret,
 )
+from wallets.services.merchants import actors_merchant
 from wallets.webhook_targets import TargetRefused, check_target
 
 # Live endpoints one merchant may have.
@@ -56,16 +57,6 @@ EVENT_TYPES = {
 
 
 # ---------------------------------------------------------------- endpoints
-
-
-def _own_merchant(actor: Actor, merchant: Merchant | None) -> Merchant:
-    if merchant is None:
-        if actor.merchant_id is None:
-            raise WalletError(
-                ErrorCode.PERMISSION_DENIED, "only a merchant's staff register its webhooks"
-            )
-        merchant = Merchant.objects.get(pk=actor.merchant_id)
-    return merchant
 
 
 def _sendable(url: str) -> None:
@@ -101,7 +92,7 @@ def webhook_register(
 ) -> WebhookEndpoint:
     """A URL that receives the merchant's events from now on, by its own staff. Its secret
     is shown to them now and after each rotation."""
-    merchant = _own_merchant(actor, merchant)
+    merchant = merchant or actors_merchant(actor, "register its webhooks")
     require_acts_for_merchant(actor, merchant, "register its webhooks")
     url = _checked_url(url)
     # The merchant's row lock keeps racing registrations within the limit.
