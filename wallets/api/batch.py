@@ -20,6 +20,14 @@ _PAYMENT = frozenset({"payer", "payee", "amount", "memo"})
 _ITEM = _PAYMENT | {"idempotency_key"}
 
 
+# What DRF's CharField refuses beyond its length: NUL and lone surrogates.
+_REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _text_the_serializer_takes(text: str) -> bool:
+    return text == text.strip() and not _REFUSED_CHARACTERS.search(text)
+
+
 def _payment(raw, fields: frozenset = _PAYMENT) -> dict | None:
     """The validated payment (or batch item), or None if the serializer must look at it."""
     if type(raw) is not dict or not (fields - {"memo"} <= raw.keys() <= fields):
@@ -32,7 +40,7 @@ def _payment(raw, fields: frozenset = _PAYMENT) -> dict | None:
         and _NUMBER.fullmatch(payee)
         and type(memo) is str
         and len(memo) <= 140
-        and memo == memo.strip()
+        and _text_the_serializer_takes(memo)
     ):
         return None
     try:
@@ -42,7 +50,7 @@ def _payment(raw, fields: frozenset = _PAYMENT) -> dict | None:
     payment = {"payer": payer, "payee": payee, "amount": amount, "memo": memo}
     if "idempotency_key" in fields:
         key = raw["idempotency_key"]
-        if not (type(key) is str and 0 < len(key) <= 200 and key == key.strip()):
+        if not (type(key) is str and 0 < len(key) <= 200 and _text_the_serializer_takes(key)):
             return None
         payment["idempotency_key"] = key
     return payment
