@@ -63,6 +63,10 @@ class ErrorCode(StrEnum):
     SUB_WALLET_EXHAUSTED = "SUB_WALLET_EXHAUSTED"  # a pull beyond what is left of the cap
     SUB_WALLET_REVOKED = "SUB_WALLET_REVOKED"
     SUB_WALLET_EXPIRED = "SUB_WALLET_EXPIRED"
+    # Linked transfers: refused because another member of the chain was; a batch whose
+    # last item is linked to nothing
+    LINKED_FAILED = "LINKED_FAILED"
+    LINKED_CHAIN_OPEN = "LINKED_CHAIN_OPEN"
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -103,6 +107,7 @@ STATUS_BY_CODE = {
     ErrorCode.SUB_WALLET_EXHAUSTED: 409,
     ErrorCode.SUB_WALLET_REVOKED: 409,
     ErrorCode.SUB_WALLET_EXPIRED: 409,
+    ErrorCode.LINKED_FAILED: 422,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -5,7 +5,8 @@ The database is the queue (DESIGN.md, "Transfers and settlement"):
 1. claim the oldest RECEIVED transfers with FOR UPDATE SKIP LOCKED, so concurrent workers
    take disjoint batches;
 2. lock every account they touch in id order, so two batches never deadlock;
-3. decide each transfer in arrival order in memory (settlement.rules);
+3. decide each transfer in arrival order in memory (settlement.rules), a linked chain
+   whole, at its first member;
 4. write postings, balances, limit usage, states and audit leaves with set-based SQL.
 
 A worker killed anywhere in here rolls back and its rows are claimed again; a transfer
@@ -89,8 +90,11 @@ def settle_batch(limit: int) -> BatchResult:
         Transfer.objects.select_for_update(skip_locked=True)
         .filter(state=TransferState.RECEIVED)
         .order_by("id")
-        .values_list("id", "kind", "created_at", "timeout_at", "pending_id")[:limit]
+        .values_list(*_CLAIMED)[:limit]
     )
+    if not claimed:
+        return BatchResult()
+    claimed, chains = _hold_chains(claimed)
     if not claimed:
         return BatchResult()
     pendings = _lock_pendings(claimed)
@@ -112,7 +116,7 @@ def settle_batch(limit: int) -> BatchResult:
     before = {account.id: (account.balance, account.reserved) for account in accounts.values()}
     usage = _load_usage(
         accounts,
-        [created for _, kind, created, _, _ in claimed if kind in PAYMENT_KINDS]
+        [created for _, kind, created, *_ in claimed if kind in PAYMENT_KINDS]
         + [p.created_at for p in pendings.values() if p.kind in PAYMENT_KINDS],
     )
     usage_before = dict(usage)
@@ -122,10 +126,15 @@ def settle_batch(limit: int) -> BatchResult:
     decisions: dict[int, Decision] = {}
     leaves: list[LeafSpec] = []
     moved = []  # (transfer id, legs) whose postings this batch writes
-    for transfer_id, kind, created_at, timeout_at, pending_id in claimed:
+    chain_codes: dict[int, str | None] = {}
+    for transfer_id, kind, created_at, timeout_at, pending_id, link in claimed:
         legs = legs_by_transfer[transfer_id]
         state = TransferState.SETTLED
-        if kind in PHASE_KINDS:
+        if link is not None:
+            if transfer_id not in chain_codes:  # its first member: decide the chain
+                chain_codes.update(_decide_chain(accounts, usage, chains[link], legs_by_transfer))
+            code = chain_codes[transfer_id]
+        elif kind in PHASE_KINDS:
             pending = pendings[pending_id]
             if pending.state == TransferState.RECEIVED:
                 result.claimed -= 1  # its pending transfer is not decided yet: next batch
@@ -152,7 +161,7 @@ def settle_batch(limit: int) -> BatchResult:
         if code is None:
             decisions[transfer_id] = Decision(transfer_id, kind, state, "")
             leaves.append(
-                LeafSpec(transfer_id, kind, created_at, legs, state, timeout_at, pending_id)
+                LeafSpec(transfer_id, kind, created_at, legs, state, timeout_at, pending_id, link)
             )
             if state == TransferState.SETTLED and legs:
                 moved.append((transfer_id, legs))
@@ -206,6 +215,73 @@ def settle_batch(limit: int) -> BatchResult:
         sender=Transfer, decisions=list(decisions.values()), decided_at=decided_at
     )
     return result
+
+
+# What a settlement batch claims of each transfer.
+_CLAIMED = ("id", "kind", "created_at", "timeout_at", "pending_id", "link")
+
+
+def _hold_chains(claimed: list[tuple]) -> tuple[list[tuple], dict]:
+    """The claimed transfers with their linked chains made whole, and {link: members}.
+
+    One batch decides a chain, so the members it did not claim are locked too (SKIP
+    LOCKED: they may be in another batch's claim). A chain not wholly held is left
+    undecided by every batch holding part of it; the next claim takes it whole. Members
+    follow their chain's first member, so a chain is decided in one place.
+    """
+    links = {row[5] for row in claimed if row[5] is not None}
+    if not links:
+        return claimed, {}
+    held = {row[0]: row for row in claimed}
+    members = defaultdict(list)
+    for transfer_id, link in Transfer.objects.filter(link__in=links).values_list("id", "link"):
+        members[link].append(transfer_id)
+    missing = [
+        transfer_id for ids in members.values() for transfer_id in ids if transfer_id not in held
+    ]
+    if missing:
+        for row in (
+            Transfer.objects.select_for_update(skip_locked=True)
+            .filter(id__in=missing, state=TransferState.RECEIVED)
+            .values_list(*_CLAIMED)
+        ):
+            held[row[0]] = row
+    chains = {
+        link: [held[transfer_id] for transfer_id in sorted(ids)]
+        for link, ids in members.items()
+        if all(transfer_id in held for transfer_id in ids)
+    }
+    kept = [row for row in held.values() if row[5] is None or row[5] in chains]
+    kept.sort(key=lambda row: (chains[row[5]][0][0] if row[5] else row[0], row[0]))
+    return kept, chains
+
+
+def _decide_chain(accounts, usage, members: list[tuple], legs_by_transfer) -> dict[int, str | None]:
+    """Each member's reject code (None: it applies), the chain applied whole or not at all:
+    the first refused member keeps its own code and the others are LINKED_FAILED."""
+    refused = rules.apply_linked(
+        accounts,
+        usage,
+        [
+            rules.LinkedTransfer(
+                [
+                    rules.Leg(debit, credit, amount)
+                    for _, debit, credit, amount in legs_by_transfer[transfer_id]
+                ],
+                is_payment=kind in PAYMENT_KINDS,
+                at=created_at,
+                debits_suspended=kind == TransferKind.REDEEM,
+            )
+            for transfer_id, kind, created_at, *_ in members
+        ],
+    )
+    if refused is None:
+        return {member[0]: None for member in members}
+    failed, code = refused
+    return {
+        member[0]: code if index == failed else rules.LINKED_FAILED
+        for index, member in enumerate(members)
+    }
 
 
 def _decide_phase(accounts, usage, kind, legs, pending: _Pending, decided_at) -> str | None:

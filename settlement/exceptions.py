@@ -14,6 +14,17 @@ class IdempotencyConflict(EwalletError):
         )
 
 
+class LinkedFailed(EwalletError):
+    """A member of a linked chain refused because another member was."""
+
+    def __init__(self, failed: int) -> None:
+        super().__init__(
+            ErrorCode.LINKED_FAILED,
+            f"linked with the chain's item {failed}, which was refused: the chain is refused whole",
+            linked_failed=failed,
+        )
+
+
 class AuditKeyMissing(EwalletError):
     def __init__(self, path) -> None:
         super().__init__(

@@ -171,6 +171,7 @@ class RejectCode(models.TextChoices):
     ALREADY_EXPIRED = "ALREADY_EXPIRED", "The pending transfer expired"
     PENDING_TIMED_OUT = "PENDING_TIMED_OUT", "The pending transfer's timeout has passed"
     PENDING_REJECTED = "PENDING_REJECTED", "The pending transfer reserved nothing"
+    LINKED_FAILED = "LINKED_FAILED", "Linked with a transfer that was rejected"
 
 
 class Transfer(models.Model):
@@ -196,6 +197,9 @@ class Transfer(models.Model):
         related_name="phases",
         db_index=False,
     )
+    # Linked transfers (one chain of a batch) settle together or not at all: every member
+    # carries the chain's id, and one settlement batch decides them all.
+    link = models.UUIDField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -211,6 +215,8 @@ class Transfer(models.Model):
                 condition=Q(state="PENDING"),
                 name="transfer_pending_timeout",
             ),
+            # A chain's members, for the batch that decides it (linked transfers only).
+            models.Index(fields=["link"], condition=Q(link__isnull=False), name="transfer_link"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -227,6 +233,10 @@ class Transfer(models.Model):
             models.CheckConstraint(
                 condition=Q(pending__isnull=True) | Q(kind__in=["POST", "VOID", "EXPIRE"]),
                 name="transfer_phase_names_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(link__isnull=True) | (Q(timeout_at__isnull=True, pending__isnull=True)),
+                name="transfer_linked_not_two_phase",
             ),
             models.CheckConstraint(
                 condition=Q(timeout_at__isnull=False)

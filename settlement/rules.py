@@ -15,11 +15,14 @@ of moving them, and counts the payment against the payer's limits then; `apply_p
 releases the hold and moves all or part of it, giving back the limit use of the part not
 posted; `apply_release` (a void or an expiry) releases it all and gives back all its limit
 use. What a payer may spend is always balance - reserved.
+
+Linked transfers (a chain in one batch): `apply_linked` applies each in order, or, when
+one is refused, undoes the ones before it, so the chain moves all its money or none.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -41,6 +44,7 @@ ALREADY_VOIDED = "ALREADY_VOIDED"
 ALREADY_EXPIRED = "ALREADY_EXPIRED"
 PENDING_TIMED_OUT = "PENDING_TIMED_OUT"
 PENDING_REJECTED = "PENDING_REJECTED"
+LINKED_FAILED = "LINKED_FAILED"
 
 # Why a phase finds its pending transfer already decided.
 ALREADY_DECIDED = {"POSTED": ALREADY_POSTED, "VOIDED": ALREADY_VOIDED, "EXPIRED": ALREADY_EXPIRED}
@@ -210,3 +214,55 @@ def apply_release(
         accounts[leg.debit].reserved -= leg.amount
         if is_payment:
             _give_back(usage, accounts[leg.debit], leg.amount, pending_at)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedTransfer:
+    """One member of a linked chain, as `apply_transfer` takes it."""
+
+    legs: Sequence[Leg]
+    is_payment: bool
+    at: datetime
+    debits_suspended: bool = False
+
+
+def apply_linked(
+    accounts: MutableMapping[int, AccountState],
+    usage: MutableMapping[UsageKey, int],
+    chain: Sequence[LinkedTransfer],
+) -> tuple[int, str] | None:
+    """Apply every transfer of a linked chain in order, or none of them.
+
+    Returns None when all applied, else (index of the first refused, its code), with
+    `accounts` and `usage` as they were before the chain: later members may spend what
+    earlier ones brought in, but only if the whole chain stands.
+    """
+    touched = {
+        account for member in chain for leg in member.legs for account in (leg.debit, leg.credit)
+    }
+    saved_accounts = {account: replace(accounts[account]) for account in touched}
+    saved_usage: dict[UsageKey, int | None] = {}
+    for member in chain:
+        if member.is_payment:
+            day, year = limit_periods(member.at)
+            for leg in member.legs:
+                for key in ((leg.debit, "DAY", day), (leg.debit, "YEAR", year)):
+                    saved_usage[key] = usage.get(key)
+    for index, member in enumerate(chain):
+        code = apply_transfer(
+            accounts,
+            usage,
+            member.legs,
+            is_payment=member.is_payment,
+            at=member.at,
+            debits_suspended=member.debits_suspended,
+        )
+        if code is not None:
+            accounts.update(saved_accounts)
+            for key, spent in saved_usage.items():
+                if spent is None:
+                    usage.pop(key, None)
+                else:
+                    usage[key] = spent
+            return index, code
+    return None

@@ -7,6 +7,7 @@ settles or is rejected for funds, limits or status is decided by settlement, in 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -16,7 +17,7 @@ from ewallet.errors import ErrorCode, EwalletError
 from ewallet.money import require_fen
 from settlement import doorbell
 from settlement.batch import BatchResult, settle_batch
-from settlement.exceptions import IdempotencyConflict, TransferInvalid
+from settlement.exceptions import IdempotencyConflict, LinkedFailed, TransferInvalid
 from settlement.models import (
     PHASE_KINDS,
     Account,
@@ -28,7 +29,7 @@ from settlement.models import (
     TransferLeg,
     TransferState,
 )
-from settlement.sql import array_literal, fetch, insert_rows
+from settlement.sql import array_literal, fetch, in_ids, insert_rows
 
 # The longest a pending transfer may hold its payer's funds.
 MAX_PENDING_TIMEOUT = timedelta(days=90)
@@ -190,6 +191,9 @@ class TransferSpec:
     legs: Sequence[LegSpec]
     idempotency_key: str
     memo: str = ""
+    # Linked to the next spec: a chain (linked specs and the first one after them that is
+    # not) is queued whole or refused whole, and settles whole or is rejected whole.
+    linked: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,15 +207,46 @@ class SubmitOutcome:
     error: EwalletError | None = None
 
 
+def linked_chains(linked: Sequence[bool]) -> list[range]:
+    """The linked chains of a batch, as ranges of indexes: each run of linked items with
+    the item that ends it. A batch whose last item is linked leaves a chain open: refused."""
+    chains = []
+    start = None
+    for index, flag in enumerate(linked):
+        if flag and start is None:
+            start = index
+        elif not flag and start is not None:
+            chains.append(range(start, index + 1))
+            start = None
+    if start is not None:
+        raise TransferInvalid(
+            ErrorCode.LINKED_CHAIN_OPEN,
+            f"item {len(linked) - 1} is linked to nothing: a chain ends with an item not linked",
+        )
+    return chains
+
+
+def refuse_broken_chains(chains: Sequence[range], errors: dict[int, EwalletError]) -> None:
+    """A chain with a refused member is refused whole: its other members as LINKED_FAILED."""
+    for chain in chains:
+        failed = next((index for index in chain if index in errors), None)
+        if failed is not None:
+            for index in chain:
+                errors.setdefault(index, LinkedFailed(failed - chain.start))
+
+
 @transaction.atomic
 def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
-    """Queue many transfers at once, each independently: a bad item is refused alone.
+    """Queue many transfers at once, each independently (a bad item is refused alone) but
+    for linked chains, which are queued or refused whole.
 
     Set-based: one query for the accounts' assets, one multi-row INSERT ... ON CONFLICT
     for the transfers, one COPY for their legs, and one doorbell; replays (keys seen
     before, in an earlier request or earlier in this one) are checked like
-    `transfer_submit`'s.
+    `transfer_submit`'s. A chain replays only as the same chain.
     """
+    chains = linked_chains([spec.linked for spec in specs])
+    in_chain = {index for chain in chains for index in chain}
     wanted: list[list[tuple[int, int, int]] | None] = []
     errors: dict[int, EwalletError] = {}
     for index, spec in enumerate(specs):
@@ -223,6 +258,8 @@ def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
                     ErrorCode.INVALID_INPUT, "idempotency key must be 1 to 200 characters"
                 )
             TransferKind(spec.kind)
+            if spec.kind in PHASE_KINDS and index in in_chain:
+                raise TransferInvalid(ErrorCode.INVALID_INPUT, "a phase cannot be linked")
             wanted.append(
                 [(leg.debit_id, leg.credit_id, require_fen(leg.amount)) for leg in spec.legs]
             )
@@ -238,26 +275,38 @@ def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
             _check_legs(legs, assets)
         except EwalletError as error:
             errors[index] = error
-            wanted[index] = None
+    for chain in chains:
+        keys = [specs[index].idempotency_key for index in chain]
+        for index, key in zip(chain, keys, strict=True):
+            if keys.index(key) != index - chain.start:
+                errors.setdefault(
+                    index, TransferInvalid(ErrorCode.INVALID_INPUT, "a key used twice in a chain")
+                )
+    refuse_broken_chains(chains, errors)
 
-    fresh = [i for i, legs in enumerate(wanted) if legs is not None]
-    inserted = _insert_transfers([specs[i] for i in fresh])
+    fresh = [i for i in range(len(specs)) if i not in errors]
+    links: dict[int, UUID] = {}  # each queued chain's members: one link
+    for chain in chains:
+        if chain.start not in errors:
+            link = uuid4()
+            links.update((index, link) for index in chain)
+    inserted = _insert_transfers([specs[i] for i in fresh], [links.get(i) for i in fresh])
     created: dict[int, int] = {}
     seen: set[str] = set()
-    legs_rows = []
     for index in fresh:
         key = specs[index].idempotency_key
         if key in inserted and key not in seen:
             seen.add(key)
-            created[index] = transfer_id = inserted[key]
-            legs_rows += [
-                (transfer_id, seq, assets[debit], debit, credit, amount)
-                for seq, (debit, credit, amount) in enumerate(wanted[index])
-            ]
+            created[index] = inserted[key]
+    replays = _settle_chains(specs, wanted, chains, created, errors)
     insert_rows(
         TransferLeg._meta.db_table,
         ["transfer_id", "seq", "asset", "debit_id", "credit_id", "amount"],
-        legs_rows,
+        [
+            (transfer_id, seq, assets[debit], debit, credit, amount)
+            for index, transfer_id in created.items()
+            for seq, (debit, credit, amount) in enumerate(wanted[index])
+        ],
     )
     outcomes = []
     for index, spec in enumerate(specs):
@@ -269,6 +318,8 @@ def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
                     transfer_id=created[index], state=TransferState.RECEIVED, created=True
                 )
             )
+        elif index in replays:
+            outcomes.append(replays[index])
         else:
             try:
                 replay = _find_replay(spec.idempotency_key, spec.kind, wanted[index])
@@ -278,6 +329,56 @@ def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
     if created:
         doorbell.ring_on_commit()
     return outcomes
+
+
+def _settle_chains(specs, wanted, chains, created, errors) -> dict[int, SubmitOutcome]:
+    """Make each queued chain whole after the INSERT: all members new (queued), all replays
+    of one earlier chain with the same members in the same order (replayed), or else
+    refused whole, the members just inserted deleted again. Returns the replays' outcomes;
+    refusals go into `errors` and out of `created`."""
+    replays: dict[int, SubmitOutcome] = {}
+    undo: list[int] = []
+    for chain in chains:
+        if chain.start in errors or all(index in created for index in chain):
+            continue
+        if not any(index in created for index in chain):
+            try:
+                replays.update(_chain_replay(specs, wanted, chain))
+                continue
+            except EwalletError as error:
+                errors[chain.start] = error
+        for index in chain:
+            if index in created:
+                undo.append(created.pop(index))
+            else:
+                errors.setdefault(index, IdempotencyConflict(specs[index].idempotency_key))
+        refuse_broken_chains([chain], errors)
+    if undo:
+        condition, params = in_ids("id", undo)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {Transfer._meta.db_table} WHERE {condition}", params)
+    return replays
+
+
+def _chain_replay(specs, wanted, chain: range) -> dict[int, SubmitOutcome]:
+    """The outcomes of a chain queued before under the same keys, or IdempotencyConflict."""
+    found = [
+        _find_replay(specs[index].idempotency_key, specs[index].kind, wanted[index], chained=True)
+        for index in chain
+    ]
+    link = found[0].link
+    same_chain = (
+        link is not None
+        and all(transfer.link == link for transfer in found)
+        and [t.pk for t in found] == sorted(t.pk for t in found)
+        and Transfer.objects.filter(link=link).count() == len(found)
+    )
+    if not same_chain:
+        raise IdempotencyConflict(specs[chain.start].idempotency_key)
+    return {
+        index: SubmitOutcome(transfer_id=transfer.pk, state=transfer.state)
+        for index, transfer in zip(chain, found, strict=True)
+    }
 
 
 def _check_legs(legs: list[tuple[int, int, int]], assets: dict[int, str]) -> None:
@@ -302,19 +403,22 @@ def _assets_of(ids: set[int]) -> dict[int, str]:
     return dict(Account.objects.filter(id__in=ids).values_list("id", "asset"))
 
 
-def _insert_transfers(specs: Sequence[TransferSpec]) -> dict[str, int]:
-    """INSERT the transfers whose keys are new; returns {key: id} of those."""
+def _insert_transfers(
+    specs: Sequence[TransferSpec], links: Sequence[UUID | None]
+) -> dict[str, int]:
+    """INSERT the transfers whose keys are new, each with its chain's link (or None);
+    returns {key: id} of those."""
     if not specs:
         return {}
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     table = Transfer._meta.db_table
-    columns = "(kind, state, reject_code, idempotency_key, memo, created_at)"
+    columns = "(kind, state, reject_code, idempotency_key, memo, created_at, link)"
     tail = "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
     if connection.vendor == "postgresql":
         rows = fetch(
-            f"INSERT INTO {table} {columns} SELECT k, %s, '', i, m, %s "
-            "FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS v(k, i, m, ord) "
+            f"INSERT INTO {table} {columns} SELECT k, %s, '', i, m, %s, l FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::uuid[]) WITH ORDINALITY AS v(k, i, m, l, ord) "
             f"ORDER BY ord {tail}",
             [
                 TransferState.RECEIVED,
@@ -322,30 +426,35 @@ def _insert_transfers(specs: Sequence[TransferSpec]) -> dict[str, int]:
                 array_literal([str(spec.kind) for spec in specs]),
                 array_literal([spec.idempotency_key for spec in specs]),
                 array_literal([spec.memo[:140] for spec in specs]),
+                array_literal(links),
             ],
         )
     else:
-        values = ", ".join(["(%s, %s, '', %s, %s, %s)"] * len(specs))
+        values = ", ".join(["(%s, %s, '', %s, %s, %s, %s)"] * len(specs))
         params = [
             value
-            for spec in specs
+            for spec, link in zip(specs, links, strict=True)
             for value in (
                 str(spec.kind),
                 TransferState.RECEIVED,
                 spec.idempotency_key,
                 spec.memo[:140],
                 stamp,
+                link and link.hex,  # Django keeps a UUID as 32 hex digits on SQLite
             )
         ]
         rows = fetch(f"INSERT INTO {table} {columns} VALUES {values} {tail}", params)
     return {key: pk for pk, key in rows}
 
 
-def _find_replay(key: str, kind: str, wanted: list[tuple[int, int, int]]) -> Transfer:
-    """The transfer already queued under this key, if it asked for the same thing."""
+def _find_replay(
+    key: str, kind: str, wanted: list[tuple[int, int, int]], *, chained: bool = False
+) -> Transfer:
+    """The transfer already queued under this key, if it asked for the same thing (linked
+    in a chain, `chained`, or not)."""
     transfer = Transfer.objects.get(idempotency_key=key)
     stored = list(transfer.legs.order_by("seq").values_list("debit_id", "credit_id", "amount"))
-    if transfer.kind != kind or stored != wanted:
+    if transfer.kind != kind or stored != wanted or (transfer.link is not None) != chained:
         raise IdempotencyConflict(key)
     return transfer
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import rfc8785
 
@@ -39,11 +40,13 @@ def transfer_entry(
     legs: Iterable[tuple[str, int, int, int]],
     timeout_at: datetime | None = None,
     pending: int | None = None,
+    link: UUID | None = None,
 ) -> dict[str, Any]:
     """The entry for a transfer; `legs` are (asset, debit account, credit account, fen).
 
     A two-phase transfer's reservation (state PENDING) adds its `timeout_at`; a POST, VOID
-    or EXPIRE adds the `pending` transfer it decides. Other entries are as they were."""
+    or EXPIRE adds the `pending` transfer it decides; a linked transfer adds its chain's
+    `link`, the same on every member. Other entries are as they were."""
     entry = {
         "v": ENTRY_VERSION,
         "type": "transfer",
@@ -61,6 +64,8 @@ def transfer_entry(
         entry["timeout_at"] = timestamp(timeout_at)
     if pending is not None:
         entry["pending"] = pending
+    if link is not None:
+        entry["link"] = str(link)
     return entry
 
 
@@ -94,7 +99,7 @@ def transfer_leaf_bytes(**fields: Any) -> bytes:
 
 def transfer_leaves_bytes(transfers: Iterable[tuple], *, decided_at: datetime) -> list[bytes]:
     """transfer_leaf_bytes for transfers decided together: (id, kind, created_at, legs,
-    state, timeout_at, pending), as settlement.audit.log.LeafSpec.
+    state, timeout_at, pending, link), as settlement.audit.log.LeafSpec.
 
     The same bytes from a template with the keys in their JCS order, a few times faster
     than building and sorting a dict per leaf (a settled batch encodes tens of thousands);
@@ -105,8 +110,8 @@ def transfer_leaves_bytes(transfers: Iterable[tuple], *, decided_at: datetime) -
     head = f'"decided_at":"{decided}","kind":'
     tail = ',"state":"SETTLED","transfer":'
     out = []
-    for transfer_id, kind, created_at, legs, state, timeout_at, pending in transfers:
-        plain = state == "SETTLED" and timeout_at is None and pending is None
+    for transfer_id, kind, created_at, legs, state, timeout_at, pending, link in transfers:
+        plain = state == "SETTLED" and timeout_at is None and pending is None and link is None
         if plain and _template_fits(transfer_id, kind, legs):
             encoded_legs = ",".join(
                 f'{{"amount":{amount},"asset":{_json_text(asset)},"credit":{credit},'
@@ -128,6 +133,7 @@ def transfer_leaves_bytes(transfers: Iterable[tuple], *, decided_at: datetime) -
                     legs=legs,
                     timeout_at=timeout_at,
                     pending=pending,
+                    link=link,
                 )
             )
     return out

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
+from uuid import UUID
 
 from settlement.audit import leaf
 from settlement.models import AuditHead, AuditLeaf
@@ -19,6 +20,7 @@ class LeafSpec(NamedTuple):
     state: str = "SETTLED"  # or PENDING: a two-phase transfer's reservation
     timeout_at: datetime | None = None  # a two-phase transfer's
     pending: int | None = None  # the pending transfer a POST, VOID or EXPIRE decides
+    link: UUID | None = None  # the chain of a linked transfer
 
 
 def audit_append(settled: Sequence[LeafSpec], *, decided_at: datetime) -> None:

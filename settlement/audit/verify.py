@@ -6,7 +6,8 @@ Checks, in order, stopping at the first mismatch (which it names):
 2. the head row holds n and the last chain hash; every SETTLED transfer, and every
    two-phase transfer that reserved funds (its leaf records the reservation), has a leaf and no
    other transfer has postings; every settled transfer's postings are exactly its legs
-   (compared in the database in one pass, naming the leaf);
+   (compared in the database in one pass, naming the leaf); every linked chain was
+   decided whole (its members all SETTLED, all REJECTED or all still RECEIVED);
 3. every transfer's postings sum to zero per asset; every balance is the sum of its
    account's postings; no holder account is negative; every account's reserved funds are
    the sum of its pending transfers' legs, never more than its balance;
@@ -93,6 +94,7 @@ def audit_verify(*, since: int | None = None) -> VerifyReport:
             _check_leaves(report, start)
             _check_head_and_coverage(report)
             _check_postings_are_legs()
+            _check_linked()
             _check_postings_and_balances(report)
             _check_money(report)
             _check_checkpoints(report, start)
@@ -181,6 +183,7 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
                 "transfer__decided_at",
                 "transfer__timeout_at",
                 "transfer__pending_id",
+                "transfer__link",
             )[:CHUNK]
         )
         if not rows:
@@ -198,7 +201,7 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
             data, stored_hash, stored_chain = bytes(data), bytes(stored_hash), bytes(stored_chain)
             if index != expected_index:
                 _fail("leaves", f"expected leaf {expected_index} next, found {index}", index)
-            kind, state, created_at, decided_at, timeout_at, pending = transfer
+            kind, state, created_at, decided_at, timeout_at, pending, link = transfer
             # A two-phase transfer's leaf is its reservation, whatever became of it since.
             leaf_state = TransferState.PENDING if state in RESERVED_STATES else state
             if state != TransferState.SETTLED and state not in RESERVED_STATES:
@@ -212,6 +215,7 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
                 legs=legs[transfer_id],
                 timeout_at=timeout_at,
                 pending=pending,
+                link=link,
             )
             if rebuilt != data:
                 _fail(
@@ -357,6 +361,19 @@ def _check_postings_and_balances(report: VerifyReport) -> None:
         if balance < 0 and kind not in NEGATIVE_ALLOWED:
             _fail("balances", f"account {account_id} ({label}) is negative: {balance}")
     _check_reserved()
+
+
+def _check_linked() -> None:
+    """A linked chain settles whole or not at all: no chain has members in two states."""
+    split = list(
+        Transfer.objects.filter(link__isnull=False)
+        .values("link")
+        .annotate(states=Count("state", distinct=True))
+        .filter(states__gt=1)
+        .values_list("link", flat=True)[:1]
+    )
+    if split:
+        _fail("linked", f"linked chain {split[0]} was decided in part")
 
 
 def _check_reserved() -> None:

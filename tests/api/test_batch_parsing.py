@@ -40,13 +40,14 @@ items = st.one_of(
     st.fixed_dictionaries(
         {},
         optional={
-            name: values for name in ("payer", "payee", "amount", "memo", "idempotency_key", "x")
+            name: values
+            for name in ("payer", "payee", "amount", "memo", "idempotency_key", "linked", "x")
         },
     ),
     st.builds(
         lambda changes: {**GOOD, **changes},
         st.dictionaries(
-            st.sampled_from(["payer", "payee", "amount", "memo", "idempotency_key"]),
+            st.sampled_from(["payer", "payee", "amount", "memo", "idempotency_key", "linked"]),
             values,
             max_size=2,
         ),
@@ -73,6 +74,9 @@ def test_fast_and_serializer_agree(batch):
         [GOOD],
         {"transfers": [{**GOOD, "memo": "x" * 140}]},
         {"transfers": [{**GOOD, "memo": " padded "}]},
+        {"transfers": [{**GOOD, "linked": True}, GOOD]},
+        {"transfers": [GOOD, {**GOOD, "linked": True}]},  # a chain left open
+        {"transfers": [{**GOOD, "linked": "true"}, GOOD]},
     ],
 )
 def test_edges_agree(data):

@@ -60,6 +60,7 @@ def test_every_transfer_entry_encodes_as_rfc8785(
             st.sampled_from(list(TransferState.values)),
             st.none() | moments,  # a two-phase transfer's timeout
             st.none() | ids,  # the pending transfer a phase decides
+            st.none() | st.uuids(),  # a linked transfer's chain
         ),
         max_size=5,
     ),
@@ -77,9 +78,12 @@ def test_leaves_encoded_together_are_the_rfc8785_bytes_of_each_entry(transfers, 
                 legs=transfer_legs,
                 timeout_at=timeout_at,
                 pending=pending,
+                link=link,
             )
         )
-        for transfer_id, kind, created_at, transfer_legs, state, timeout_at, pending in transfers
+        for transfer_id, kind, created_at, transfer_legs, state, timeout_at, pending, link in (
+            transfers
+        )
     ]
     assert transfer_leaves_bytes(transfers, decided_at=decided_at) == expected
 
@@ -92,7 +96,9 @@ def test_leaves_with_any_text_in_them_encode_as_rfc8785(kind, asset):
     entry = transfer_entry(
         transfer_id=7, kind=kind, state="SETTLED", created_at=at, decided_at=at, legs=legs
     )
-    encoded = transfer_leaves_bytes([(7, kind, at, legs, "SETTLED", None, None)], decided_at=at)
+    encoded = transfer_leaves_bytes(
+        [(7, kind, at, legs, "SETTLED", None, None, None)], decided_at=at
+    )
     assert encoded == [leaf_bytes_reference(entry)]
 
 
@@ -103,7 +109,9 @@ def test_a_leaf_the_template_cannot_hold_goes_to_rfc8785(odd):
     entry = transfer_entry(
         transfer_id=7, kind="P2P", state="SETTLED", created_at=at, decided_at=at, legs=legs
     )
-    encoded = transfer_leaves_bytes([(7, "P2P", at, legs, "SETTLED", None, None)], decided_at=at)
+    encoded = transfer_leaves_bytes(
+        [(7, "P2P", at, legs, "SETTLED", None, None, None)], decided_at=at
+    )
     assert encoded == [leaf_bytes_reference(entry)]
 
 
@@ -111,7 +119,8 @@ def test_an_integer_beyond_json_exactness_is_refused_as_rfc8785_refuses_it():
     at = datetime(2026, 11, 25, tzinfo=UTC)
     with pytest.raises(rfc8785.IntegerDomainError):
         transfer_leaves_bytes(
-            [(7, "P2P", at, [("ECNY", 1, 2, 2**53 + 1)], "SETTLED", None, None)], decided_at=at
+            [(7, "P2P", at, [("ECNY", 1, 2, 2**53 + 1)], "SETTLED", None, None, None)],
+            decided_at=at,
         )
 
 

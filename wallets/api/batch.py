@@ -17,7 +17,8 @@ from wallets.api.serializers import WALLET_NUMBER_PATTERN, BatchIn, PaymentIn
 MAX_ITEMS = 1000
 _NUMBER = re.compile(WALLET_NUMBER_PATTERN.strip("^$"))
 _PAYMENT = frozenset({"payer", "payee", "amount", "memo"})
-_ITEM = _PAYMENT | {"idempotency_key"}
+_ITEM = _PAYMENT | {"idempotency_key", "linked"}
+_OPTIONAL = frozenset({"memo", "linked"})
 
 
 # What DRF's CharField refuses beyond its length: NUL and lone surrogates.
@@ -30,7 +31,7 @@ def _text_the_serializer_takes(text: str) -> bool:
 
 def _payment(raw, fields: frozenset = _PAYMENT) -> dict | None:
     """The validated payment (or batch item), or None if the serializer must look at it."""
-    if type(raw) is not dict or not (fields - {"memo"} <= raw.keys() <= fields):
+    if type(raw) is not dict or not (fields - _OPTIONAL <= raw.keys() <= fields):
         return None
     payer, payee, memo = raw["payer"], raw["payee"], raw.get("memo", "")
     if not (
@@ -53,6 +54,10 @@ def _payment(raw, fields: frozenset = _PAYMENT) -> dict | None:
         if not (type(key) is str and 0 < len(key) <= 200 and _text_the_serializer_takes(key)):
             return None
         payment["idempotency_key"] = key
+        linked = raw.get("linked", False)
+        if type(linked) is not bool:
+            return None
+        payment["linked"] = linked
     return payment
 
 
@@ -67,6 +72,6 @@ def parse_batch(data) -> list[dict]:
         items = data["transfers"]
         if type(items) is list and 0 < len(items) <= MAX_ITEMS:
             parsed = [_payment(raw, _ITEM) for raw in items]
-            if None not in parsed:
+            if None not in parsed and not parsed[-1]["linked"]:
                 return parsed
     return parse(BatchIn, data)["transfers"]

@@ -137,6 +137,8 @@ def _wrong_type(field: serializers.Field, value) -> str | None:
         isinstance(value, bool) or not isinstance(value, int)
     ):
         return f"must be an integer, not {_json_type(value)}"
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return f"must be true or false, not {_json_type(value)}"
     return None
 
 

@@ -76,6 +76,7 @@ def transfer(item: Transfer, legs: list[LegView]) -> dict:
         ],
         "memo": item.memo,
         "refund_of": None,  # a payment is never a refund
+        "link": None,  # nor linked: only a batch links
         "created_at": item.created_at,
         "decided_at": item.decided_at,
     }

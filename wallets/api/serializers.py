@@ -9,6 +9,7 @@ them to their serializers (tests/api/test_present.py).
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ewallet.errors import ErrorCode
 from ewallet.money import format_fen
 from settlement.models import AccountStatus, RejectCode, TransferKind, TransferState
 from wallets.api.fields import (
@@ -315,6 +316,9 @@ class TransferOut(serializers.Serializer):
     refund_of = serializers.SerializerMethodField(
         help_text="for a refund, the payment it gives back"
     )
+    link = serializers.UUIDField(
+        allow_null=True, help_text="a linked transfer's chain, the same on every member"
+    )
     created_at = Instant()
     decided_at = Instant(allow_null=True)
 
@@ -344,10 +348,24 @@ class PaymentIn(StrictSerializer):
 
 class BatchPaymentIn(PaymentIn):
     idempotency_key = serializers.CharField(max_length=200)
+    linked = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="linked to the next item: a chain (linked items and the first item after "
+        "them that is not linked) settles whole or not at all",
+    )
 
 
 class BatchIn(StrictSerializer):
     transfers = BatchPaymentIn(many=True, min_length=1, max_length=1000)
+
+    def validate_transfers(self, items):
+        if items[-1]["linked"]:
+            raise serializers.ValidationError(
+                "the last item is linked to nothing: a chain ends with an item not linked",
+                code=ErrorCode.LINKED_CHAIN_OPEN,
+            )
+        return items
 
 
 class BatchItemOut(serializers.Serializer):

@@ -490,7 +490,16 @@ class TransferBatchView(APIView):
         summary="Pay in bulk: up to 1,000 payments from the caller's operator's wallets",
         description="Each item carries its own idempotency_key and is queued or refused on "
         "its own: `results[i].status` is 202 (queued), 200 (already queued under that key) "
-        "or the status of its problem.",
+        "or the status of its problem.\n\n"
+        "**Linked chains.** An item with `linked: true` is linked to the next one; a chain is "
+        "a run of linked items and the first item after them that is not linked. A chain is "
+        "queued whole or refused whole (the refused member with its own problem, the others "
+        "422 `LINKED_FAILED`), and settles whole or is rejected whole: if one member is "
+        "rejected (say `INSUFFICIENT_FUNDS`), the others are rejected with `LINKED_FAILED` "
+        "and no balance moves. Later members may spend what earlier ones bring in. A batch "
+        "whose last item is linked is refused (400, `LINKED_CHAIN_OPEN`). A chain replays "
+        "only as the same chain: reusing some of its keys elsewhere is "
+        "`IDEMPOTENCY_CONFLICT`.",
         request=s.BatchIn,
         parameters=[IDEMPOTENCY_KEY, REPLAYED],
         responses={202: s.BatchOut, **problems(400, 403, 409, 422)},
@@ -507,6 +516,7 @@ class TransferBatchView(APIView):
                     amount=item["amount"],
                     idempotency_key=ledger_key(request, item["idempotency_key"]),
                     memo=item["memo"],
+                    linked=item["linked"],
                 )
                 for item in items
             ],

@@ -126,35 +126,44 @@ class PaymentSpec:
     amount: int
     idempotency_key: str
     memo: str = ""
+    linked: bool = False  # to the next payment: the chain settles whole or not at all
 
 
 def payments_submit_many(*, actor: Actor, payments: Sequence[PaymentSpec]) -> list[SubmitOutcome]:
     """The actor's operator's batch of payments from its own wallets; each item queued or
-    refused alone. One query finds every wallet named; the ledger queues the valid items
-    set-based."""
+    refused alone, but for linked chains (`PaymentSpec.linked`), queued or refused whole.
+    One query finds every wallet named; the ledger queues the valid items set-based."""
     operator_id = _batch_operator(actor, "batches of payments")
+    chains = ledger.linked_chains([spec.linked for spec in payments])
     numbers = {number for spec in payments for number in (spec.payer, spec.payee)}
     # Tuples, not models: building a thousand model instances cost more than the query.
     wallets = {
         number: (account_id, wallet_operator, kind)
         for number, account_id, wallet_operator, kind in _wallet_rows(numbers)
     }
-    outcomes: dict[int, SubmitOutcome] = {}
-    queued: list[tuple[int, TransferSpec]] = []
+    errors: dict[int, WalletError] = {}
     for index, spec in enumerate(payments):
         payer, payee = wallets.get(spec.payer), wallets.get(spec.payee)
         if payer is None or payer[1] != operator_id or payer[2] == WalletKind.SUB:
-            error = WalletError(
+            errors[index] = WalletError(
                 ErrorCode.NOT_FOUND, f"no wallet {spec.payer} at this operator", field="payer"
             )
-            outcomes[index] = SubmitOutcome(error=error)
         elif payee is None:
-            error = WalletError(ErrorCode.NOT_FOUND, f"no wallet {spec.payee}", field="payee")
-            outcomes[index] = SubmitOutcome(error=error)
-        else:
-            kind = TransferKind.MERCHANT if payee[2] == WalletKind.MERCHANT else TransferKind.P2P
-            legs = [LegSpec(payer[0], payee[0], spec.amount)]
-            queued.append((index, TransferSpec(kind, legs, spec.idempotency_key, spec.memo)))
+            errors[index] = WalletError(
+                ErrorCode.NOT_FOUND, f"no wallet {spec.payee}", field="payee"
+            )
+    ledger.refuse_broken_chains(chains, errors)
+    outcomes = {index: SubmitOutcome(error=error) for index, error in errors.items()}
+    queued: list[tuple[int, TransferSpec]] = []
+    for index, spec in enumerate(payments):
+        if index in errors:
+            continue
+        payer, payee = wallets[spec.payer], wallets[spec.payee]
+        kind = TransferKind.MERCHANT if payee[2] == WalletKind.MERCHANT else TransferKind.P2P
+        legs = [LegSpec(payer[0], payee[0], spec.amount)]
+        queued.append(
+            (index, TransferSpec(kind, legs, spec.idempotency_key, spec.memo, spec.linked))
+        )
     submitted = ledger.transfers_submit_many([spec for _, spec in queued])
     outcomes.update((index, outcome) for (index, _), outcome in zip(queued, submitted, strict=True))
     return [outcomes[index] for index in range(len(payments))]
