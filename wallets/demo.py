@@ -86,6 +86,7 @@ class Demo:
         self.freezes()
         self.authority()
         self.acquiring()
+        self.linked_payments()
         self.mixed_payments()
         self.load_run()
         return self.result
@@ -247,6 +248,49 @@ class Demo:
             f"again, a forged code and refunding more than was left were refused "
             f"({', '.join(refusals)}); 10.00 of it was refunded; its webhook server was told "
             f"{' and '.join(told) or 'nothing'}, each signature checked"
+        )
+
+    def linked_payments(self) -> None:
+        """A holder pays a friend, who pays a shop with it, as one linked chain of a batch:
+        it settles whole or not at all."""
+        active = Wallet.objects.filter(
+            number__in=[w.number for w in self.people],
+            freeze_orders__isnull=True,
+            wallet_class__number__lte=2,
+        )
+        payer = active.first()
+        friend = (
+            active.filter(operator_id=payer.operator_id)
+            .exclude(pk=payer.pk)
+            .select_related("account")
+            .first()
+        )
+        shop = self.merchants[0].number
+        available = friend.account.balance - friend.account.reserved
+        told = []
+        # First one fen more than the friend will hold, then what the payer brings.
+        for onward in (available + yuan(50) + 1, yuan(50)):
+            outcomes = services.payments_submit_many(
+                actor=self.staff[payer.operator_id],
+                payments=[
+                    services.PaymentSpec(
+                        payer.number, friend.number, yuan(50), self.key("chain"), linked=True
+                    ),
+                    services.PaymentSpec(friend.number, shop, onward, self.key("chain")),
+                ],
+            )
+            self.wait()
+            decided = Transfer.objects.filter(pk__in=[o.transfer_id for o in outcomes])
+            told.append(
+                " and ".join(
+                    f"{t.state}{f' ({t.reject_code})' if t.reject_code else ''}"
+                    for t in decided.order_by("pk")
+                )
+            )
+        self.say(
+            f"linked payments: a holder pays a friend 50.00 and the friend pays a shop on, as "
+            f"one chain; asking the shop one fen more than the friend would hold: {told[0]}, "
+            f"nothing moved; asking 50.00: {told[1]}"
         )
 
     # -- payments ----------------------------------------------------------------------
