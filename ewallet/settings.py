@@ -213,6 +213,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("EWALLET_VOUCHER_SWEEP_SECONDS", "60")),
         "options": {"expires": float(os.environ.get("EWALLET_VOUCHER_SWEEP_SECONDS", "60"))},
     },
+    # Forgets Idempotency-Key records past EWALLET_IDEMPOTENCY_RETENTION_HOURS.
+    "idempotency-prune": {
+        "task": "wallets.idempotency_records_prune",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
 CACHES = {
     "default": (
@@ -300,6 +306,9 @@ EWALLET_API_ANON_RATE = os.environ.get("EWALLET_API_ANON_RATE", "50/s")
 EWALLET_AUTH_CACHE_SECONDS = float(os.environ.get("EWALLET_AUTH_CACHE_SECONDS", "5"))
 # An Idempotency-Key claimed this long ago by a request that never finished is free again.
 EWALLET_IDEMPOTENCY_CLAIM_SECONDS = env_int("EWALLET_IDEMPOTENCY_CLAIM_SECONDS", 60)
+# How long an Idempotency-Key's first response is kept for replay (Stripe keeps 24 hours);
+# beat's hourly sweep forgets older ones.
+EWALLET_IDEMPOTENCY_RETENTION_HOURS = env_int("EWALLET_IDEMPOTENCY_RETENTION_HOURS", 24)
 # Live API tokens one user may hold at once.
 EWALLET_MAX_TOKENS_PER_USER = env_int("EWALLET_MAX_TOKENS_PER_USER", 20)
 # The central bank's key for linking one person's KYC records at several operators

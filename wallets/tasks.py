@@ -40,3 +40,9 @@ def sub_wallets_expire() -> dict:
     """Beat's sweep: what expired sub-wallets hold goes back to their parents (once, however
     many sweeps race)."""
     return {"returns": services.sub_wallets_expire(actor=Actor.system())}
+
+
+@shared_task(name="wallets.idempotency_records_prune", acks_late=True, reject_on_worker_lost=True)
+def idempotency_records_prune() -> dict:
+    """Beat's hourly sweep: Idempotency-Key records past their retention are forgotten."""
+    return {"pruned": services.idempotency_records_prune(actor=Actor.system())}

@@ -54,6 +54,7 @@ from wallets.services.holders import (
     wallet_classes_apply_preset,
     wallet_open,
 )
+from wallets.services.housekeeping import idempotency_records_prune
 from wallets.services.institutions import (
     central_bank_ensure,
     operator_onboard,
@@ -132,6 +133,7 @@ __all__ = [
     "holder_device_enrol",
     "holder_onboard",
     "holder_register",
+    "idempotency_records_prune",
     "issuance_approve",
     "issuance_reject",
     "issuance_request",
