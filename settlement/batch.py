@@ -13,7 +13,8 @@ A worker killed anywhere in here rolls back and its rows are claimed again; a tr
 that is no longer RECEIVED is never claimed, so running this twice cannot double a payment.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -28,7 +29,9 @@ from settlement.models import (
     PHASE_KINDS,
     Account,
     LimitUsage,
+    PaymentsPerMinute,
     Posting,
+    RejectionTally,
     Transfer,
     TransferKind,
     TransferLeg,
@@ -210,6 +213,7 @@ def settle_batch(limit: int) -> BatchResult:
             if pending_id not in decisions and pending.state in _PHASE_STATE.values()
         ],
     )
+    _count_decisions(decisions.values(), decided_at)
     audit_append(leaves, decided_at=decided_at)
     transfers_decided.send(
         sender=Transfer, decisions=list(decisions.values()), decided_at=decided_at
@@ -338,6 +342,39 @@ def _aware(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+
+
+def _count_decisions(decisions: Iterable[Decision], decided_at: datetime) -> None:
+    """Keep the console's tallies: payments decided this minute, rejections by code. A few
+    rows per batch, locked in one order (minute, then codes sorted) after the accounts and
+    before the audit head, as every batch does."""
+    payments = sum(1 for decision in decisions if decision.kind in PAYMENT_KINDS)
+    rejected = Counter(
+        decision.reject_code for decision in decisions if decision.state == TransferState.REJECTED
+    )
+    with connection.cursor() as cursor:
+        if payments:
+            table = PaymentsPerMinute._meta.db_table
+            cursor.execute(
+                f"INSERT INTO {table} (minute, decided) VALUES (%s, %s) ON CONFLICT (minute) "
+                f"DO UPDATE SET decided = {table}.decided + EXCLUDED.decided",
+                [
+                    connection.ops.adapt_datetimefield_value(
+                        decided_at.replace(second=0, microsecond=0)
+                    ),
+                    payments,
+                ],
+            )
+        if rejected:
+            table = RejectionTally._meta.db_table
+            codes = sorted(rejected)
+            cursor.execute(
+                f"INSERT INTO {table} (reject_code, rejected) VALUES "
+                + ", ".join(["(%s, %s)"] * len(codes))
+                + f" ON CONFLICT (reject_code) DO UPDATE SET rejected = {table}.rejected "
+                "+ EXCLUDED.rejected",
+                [value for code in codes for value in (code, rejected[code])],
+            )
 
 
 def _check_postings_per_statement() -> None:

@@ -215,6 +215,12 @@ class Transfer(models.Model):
                 condition=Q(state="PENDING"),
                 name="transfer_pending_timeout",
             ),
+            # The console's circulation over time: issuances and redemptions in order.
+            models.Index(
+                fields=["decided_at", "id"],
+                condition=Q(kind__in=["ISSUE", "REDEEM"], state="SETTLED"),
+                name="transfer_circulation_moves",
+            ),
             # A chain's members, for the batch that decides it (linked transfers only).
             models.Index(fields=["link"], condition=Q(link__isnull=False), name="transfer_link"),
         ]
@@ -247,6 +253,27 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"transfer {self.pk} {self.kind} {self.state}"
+
+
+class PaymentsPerMinute(models.Model):
+    """Payments decided (settled or rejected) in each minute, counted by the settlement
+    batch that decided them: the console reads these instead of counting the ledger."""
+
+    minute = models.DateTimeField(primary_key=True)
+    decided = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M}: {self.decided} payments"
+
+
+class RejectionTally(models.Model):
+    """Transfers rejected so far, by reject code, kept by the settlement batches."""
+
+    reject_code = models.CharField(max_length=24, choices=RejectCode.choices, primary_key=True)
+    rejected = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.reject_code}: {self.rejected}"
 
 
 class TransferLeg(models.Model):

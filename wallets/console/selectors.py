@@ -4,13 +4,12 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count
-from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from settlement.models import (
-    PAYMENT_KINDS,
     Checkpoint,
+    PaymentsPerMinute,
+    RejectionTally,
     Transfer,
     TransferKind,
     TransferLeg,
@@ -50,22 +49,23 @@ class Throughput:
 
 
 def payment_throughput(*, now: datetime | None = None) -> Throughput:
+    """From the tallies settlement keeps (PaymentsPerMinute), not by counting the ledger;
+    the backlog from the settlement queue's own index."""
     now = now or timezone.now()
-    hour_ago = now - timedelta(hours=1)
-    payments = Transfer.objects.filter(kind__in=PAYMENT_KINDS, decided_at__gte=hour_ago)
+    this_minute = now.replace(second=0, microsecond=0)
+    start = this_minute - timedelta(minutes=59)
     by_minute = dict(
-        payments.annotate(minute=TruncMinute("decided_at"))
-        .values("minute")
-        .annotate(n=Count("pk"))
-        .values_list("minute", "n")
+        PaymentsPerMinute.objects.filter(minute__gte=start - timedelta(minutes=1)).values_list(
+            "minute", "decided"
+        )
     )
-    start = hour_ago.replace(second=0, microsecond=0) + timedelta(minutes=1)
     per_minute = []
     for step in range(60):
         minute = start + timedelta(minutes=step)
         label = timezone.localtime(minute).strftime("%H:%M")
         per_minute.append((label, by_minute.get(minute, 0)))
-    last_minute = payments.filter(decided_at__gte=now - timedelta(minutes=1)).count()
+    # The last full minute: the one under way is still being counted.
+    last_minute = by_minute.get(this_minute - timedelta(minutes=1), 0)
     waiting = Transfer.objects.filter(state=TransferState.RECEIVED)
     oldest = waiting.order_by("pk").values_list("created_at", flat=True).first()
     return Throughput(
@@ -77,12 +77,11 @@ def payment_throughput(*, now: datetime | None = None) -> Throughput:
 
 
 def rejections_by_code() -> list[tuple[str, int]]:
+    """From the tallies settlement keeps (RejectionTally), not by counting the ledger."""
     return list(
-        Transfer.objects.filter(state=TransferState.REJECTED)
-        .values("reject_code")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "reject_code")
-        .values_list("reject_code", "n")
+        RejectionTally.objects.filter(rejected__gt=0)
+        .order_by("-rejected", "reject_code")
+        .values_list("reject_code", "rejected")
     )
 
 
