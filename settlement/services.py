@@ -452,7 +452,9 @@ def _find_replay(
 ) -> Transfer:
     """The transfer already queued under this key, if it asked for the same thing (linked
     in a chain, `chained`, or not)."""
-    transfer = Transfer.objects.get(idempotency_key=key)
+    transfer = Transfer.objects.filter(idempotency_key=key).first()
+    if transfer is None:  # taken earlier in this request by a chain since refused
+        raise IdempotencyConflict(key)
     stored = list(transfer.legs.order_by("seq").values_list("debit_id", "credit_id", "amount"))
     if transfer.kind != kind or stored != wanted or (transfer.link is not None) != chained:
         raise IdempotencyConflict(key)

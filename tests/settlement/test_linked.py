@@ -180,6 +180,22 @@ def test_a_chain_may_not_reuse_the_key_of_an_earlier_single_transfer(trio):
     assert balance(carol) == 0
 
 
+def test_a_key_of_a_refused_chain_used_again_later_in_the_request_is_refused_too(trio):
+    alice, bob, _ = trio
+    submit(spec(alice, bob, 1, name="taken"))
+    outcomes = submit(
+        spec(alice, bob, 2, linked=True, name="k"),
+        spec(alice, bob, 1, name="taken"),  # another transfer's key: the chain is refused
+        spec(alice, bob, 2, name="k"),
+    )
+    assert [o.error.code for o in outcomes] == [
+        ErrorCode.LINKED_FAILED,
+        ErrorCode.IDEMPOTENCY_CONFLICT,
+        ErrorCode.IDEMPOTENCY_CONFLICT,
+    ]
+    assert not Transfer.objects.filter(idempotency_key="k").exists()
+
+
 def test_a_batch_that_claims_part_of_a_chain_takes_the_rest(trio):
     alice, bob, carol = trio
     outcomes = submit(
