@@ -45,6 +45,7 @@ from wallets.authority import (
     identity_shown,
     merchant_scope,
     operated_wallet_scope,
+    sees_disclosures,
     sees_wallet,
     sub_wallet_scope,
     wallet_scope,
@@ -56,6 +57,7 @@ from wallets.models import (
     Escrow,
     FreezeOrder,
     Holder,
+    IdentityDisclosure,
     IssuanceRequest,
     Merchant,
     MerchantPayment,
@@ -176,6 +178,15 @@ def issuances_visible_to(actor: Actor) -> QuerySet[IssuanceRequest]:
     if actor.operator_id is not None:
         return requests.filter(operator_id=actor.operator_id)
     return requests.none()
+
+
+def identity_disclosures_visible_to(actor: Actor) -> QuerySet[IdentityDisclosure]:
+    """Disclosure requests, each with `approvals_given`: the central bank's, all of them;
+    nobody else's (`authority.sees_disclosures`)."""
+    disclosures = IdentityDisclosure.objects.select_related(
+        "holder__operator", "requested_by", "rejected_by"
+    ).annotate(approvals_given=Count("approvals"))
+    return disclosures if sees_disclosures(actor) else disclosures.none()
 
 
 def unique_row(queryset):

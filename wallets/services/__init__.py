@@ -31,6 +31,13 @@ from wallets.services.audit import (
     audit_verification_request,
     audit_verification_run,
 )
+from wallets.services.disclosures import (
+    DisclosedIdentity,
+    identity_disclosure_approve,
+    identity_disclosure_read,
+    identity_disclosure_reject,
+    identity_disclosure_request,
+)
 from wallets.services.escrow import (
     escrow_approve,
     escrow_cancel,
@@ -108,6 +115,7 @@ from wallets.services.webhooks import (
 )
 
 __all__ = [
+    "DisclosedIdentity",
     "LoadSpec",
     "PaymentSpec",
     "RequestPayment",
@@ -132,6 +140,10 @@ __all__ = [
     "holder_device_enrol",
     "holder_onboard",
     "holder_register",
+    "identity_disclosure_approve",
+    "identity_disclosure_read",
+    "identity_disclosure_reject",
+    "identity_disclosure_request",
     "issuance_approve",
     "issuance_reject",
     "issuance_request",
