@@ -45,7 +45,7 @@ from wallets.authority import (
     identity_shown,
     merchant_scope,
     operated_wallet_scope,
-    sees_disclosures,
+    require_sees_disclosures,
     sees_wallet,
     sub_wallet_scope,
     wallet_scope,
@@ -54,6 +54,7 @@ from wallets.exceptions import WalletError
 from wallets.models import (
     ESCROW_STATE_OF_TRANSFER,
     DeliveryState,
+    DisclosureState,
     Escrow,
     FreezeOrder,
     Holder,
@@ -181,12 +182,26 @@ def issuances_visible_to(actor: Actor) -> QuerySet[IssuanceRequest]:
 
 
 def identity_disclosures_visible_to(actor: Actor) -> QuerySet[IdentityDisclosure]:
-    """Disclosure requests, each with `approvals_given`: the central bank's, all of them;
-    nobody else's (`authority.sees_disclosures`)."""
-    disclosures = IdentityDisclosure.objects.select_related(
+    """Disclosure requests, each with `approvals_given`: the central bank sees them all;
+    to anyone else they are PERMISSION_DENIED as a whole (`authority.sees_disclosures`),
+    so that no answer tells whether one exists."""
+    require_sees_disclosures(actor)
+    return IdentityDisclosure.objects.select_related(
         "holder__operator", "requested_by", "rejected_by"
     ).annotate(approvals_given=Count("approvals"))
-    return disclosures if sees_disclosures(actor) else disclosures.none()
+
+
+def identity_disclosures_in_state(
+    disclosures: QuerySet[IdentityDisclosure], state: str
+) -> QuerySet[IdentityDisclosure]:
+    """Those whose state reads `state` now (`IdentityDisclosure.status`: EXPIRED is a
+    request still REQUESTED past its expiry, never stored)."""
+    now = timezone.now()
+    if state == DisclosureState.EXPIRED:
+        return disclosures.filter(state=DisclosureState.REQUESTED, expires_at__lte=now)
+    if state == DisclosureState.REQUESTED:
+        return disclosures.filter(state=state, expires_at__gt=now)
+    return disclosures.filter(state=state)
 
 
 def unique_row(queryset):

@@ -61,7 +61,7 @@ def refused(code: str, call, **kwargs) -> EwalletError:
 
 def requested(people, reason=COURT_ORDER) -> IdentityDisclosure:
     return services.identity_disclosure_request(
-        actor=people.issuer, holder=people.anon, reason=reason
+        actor=people.issuer, pseudonym=people.anon.pseudonym, reason=reason
     )
 
 
@@ -149,7 +149,7 @@ def test_the_requester_cannot_approve_or_reject_even_holding_both_roles(people):
     people.issuer.user.groups.add(Group.objects.get(name=Role.CB_APPROVER))
     both = Actor.of(people.issuer.user)
     disclosure = services.identity_disclosure_request(
-        actor=both, holder=people.anon, reason=COURT_ORDER
+        actor=both, pseudonym=people.anon.pseudonym, reason=COURT_ORDER
     )
     error = refused(
         "MAKER_CHECKER",
@@ -278,7 +278,7 @@ def test_who_may_ask_and_decide(people):
             "PERMISSION_DENIED",
             services.identity_disclosure_request,
             actor=who,
-            holder=people.anon,
+            pseudonym=people.anon.pseudonym,
             reason=COURT_ORDER,
         )
     disclosure = requested(people)
@@ -310,7 +310,7 @@ def test_only_an_anonymous_holder_is_disclosed_and_only_for_a_reason(people):
         "INVALID_INPUT",
         services.identity_disclosure_request,
         actor=people.issuer,
-        holder=alice,
+        pseudonym=alice.pseudonym,
         reason=COURT_ORDER,
     )
     assert error.extra == {"field": "holder"}
@@ -318,8 +318,15 @@ def test_only_an_anonymous_holder_is_disclosed_and_only_for_a_reason(people):
         "INVALID_INPUT",
         services.identity_disclosure_request,
         actor=people.issuer,
-        holder=people.anon,
+        pseudonym=people.anon.pseudonym,
         reason=" ",
+    )
+    refused(
+        "NOT_FOUND",
+        services.identity_disclosure_request,
+        actor=people.issuer,
+        pseudonym="h_000000000000000000000000",
+        reason=COURT_ORDER,
     )
     assert not IdentityDisclosure.objects.exists() and not AuditEvent.objects.exists()
 

@@ -56,13 +56,16 @@ class DisclosedIdentity:
 
 
 @transaction.atomic
-def identity_disclosure_request(*, actor: Actor, holder: Holder, reason: str) -> IdentityDisclosure:
+def identity_disclosure_request(*, actor: Actor, pseudonym: str, reason: str) -> IdentityDisclosure:
     """The maker's half: a central-bank issuer asks to learn who is behind an anonymous
     holder's pseudonym, saying why (e.g. a court order's reference)."""
     require_role(actor, Role.CB_ISSUER)
     reason = (reason or "").strip()
     if not reason:
         raise WalletError(ErrorCode.INVALID_INPUT, "a disclosure needs a reason", field="reason")
+    holder = Holder.objects.select_related("operator").filter(pseudonym=pseudonym).first()
+    if holder is None:
+        raise WalletError(ErrorCode.NOT_FOUND, f"no holder {pseudonym}", field="holder")
     if not holder.is_anonymous:
         raise WalletError(
             ErrorCode.INVALID_INPUT,
