@@ -9,6 +9,9 @@ an event in the audit log, which names Anon by pseudonym only and verifies. Then
 refusal, each with its code and nothing changed.
 """
 
+import base64
+import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -19,6 +22,7 @@ from django.utils import timezone
 
 from ewallet.errors import EwalletError
 from settlement.audit.checkpoint import checkpoint_seal
+from settlement.audit.proofs import audit_export
 from settlement.audit.verify import audit_verify
 from settlement.models import AuditEvent, AuditLeaf
 from tests.helpers import actor_with
@@ -143,6 +147,13 @@ def test_two_approvals_disclose_the_identity_to_requester_and_approvers_only(peo
     report = audit_verify()
     assert report.ok, report.mismatch
     assert report.events == 6
+    # The log's export for third parties likewise.
+    exported = io.StringIO()
+    audit_export(exported)
+    leaves = [json.loads(line) for line in exported.getvalue().splitlines()]
+    entries = [base64.b64decode(r["leaf"]) for r in leaves if r["type"] == "leaf"]
+    assert any(people.anon.pseudonym.encode() in entry for entry in entries)
+    assert not any(b"Anon" in entry or PHONE.encode() in entry for entry in entries)
 
 
 def test_the_requester_cannot_approve_or_reject_even_holding_both_roles(people):
