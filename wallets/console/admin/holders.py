@@ -53,9 +53,9 @@ class HolderAdmin(ConsoleAdmin):
     def get_object(self, request, object_id, from_field=None):
         holder = super().get_object(request, object_id, from_field)
         if holder is not None and not actor(request).sees_identity_of(holder):
-            # Page titles and breadcrumbs name a row by str(row), the holder's real name,
-            # and the masked numbers are numbers too: this copy (never saved, the page
-            # edits nothing) carries only what the viewer may see.
+            # Whatever on the page reads the row's fields (a title, a template, an action's
+            # facts) finds only what the viewer may see, and the masked numbers are numbers
+            # too: this copy is never saved (the page edits nothing).
             holder.display_name, holder.phone = holder.pseudonym, ""
             holder.id_number_masked = holder.bank_account_masked = ""
         return holder
