@@ -67,6 +67,12 @@ class ErrorCode(StrEnum):
     # last item is linked to nothing
     LINKED_FAILED = "LINKED_FAILED"
     LINKED_CHAIN_OPEN = "LINKED_CHAIN_OPEN"
+    # Controllable anonymity: wallets per person, disclosure of an anonymous identity
+    WALLET_LIMIT_PER_PERSON = "WALLET_LIMIT_PER_PERSON"  # this class's wallets, all operators
+    DISCLOSURE_NOT_APPROVED = "DISCLOSURE_NOT_APPROVED"  # not (yet) enough approvals
+    DISCLOSURE_DECIDED = "DISCLOSURE_DECIDED"  # already approved or rejected
+    DISCLOSURE_EXPIRED = "DISCLOSURE_EXPIRED"  # lapsed unapproved, or its reading window ended
+    DUPLICATE_APPROVAL = "DUPLICATE_APPROVAL"  # one approver counts once
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -108,6 +114,11 @@ STATUS_BY_CODE = {
     ErrorCode.SUB_WALLET_REVOKED: 409,
     ErrorCode.SUB_WALLET_EXPIRED: 409,
     ErrorCode.LINKED_FAILED: 422,
+    ErrorCode.WALLET_LIMIT_PER_PERSON: 409,
+    ErrorCode.DISCLOSURE_NOT_APPROVED: 409,
+    ErrorCode.DISCLOSURE_DECIDED: 409,
+    ErrorCode.DISCLOSURE_EXPIRED: 409,
+    ErrorCode.DUPLICATE_APPROVAL: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -317,6 +317,13 @@ EWALLET_IDENTITY_LINK_KEY = (
     bytes.fromhex(os.environ.get("EWALLET_IDENTITY_LINK_KEY", ""))
     or hashlib.sha256(b"identity-link:" + SECRET_KEY.encode()).digest()
 )
+# Controllable anonymity: disclosing who is behind an anonymous (phone-only) holder's
+# pseudonym takes this many central-bank approvers besides its requester (at least 2); an
+# unapproved request lapses after EWALLET_DISCLOSURE_REQUEST_DAYS, and once approved the
+# identity may be read for EWALLET_DISCLOSURE_ACCESS_DAYS (README, "Controllable anonymity").
+EWALLET_DISCLOSURE_APPROVALS = max(2, env_int("EWALLET_DISCLOSURE_APPROVALS", 2))
+EWALLET_DISCLOSURE_REQUEST_DAYS = env_int("EWALLET_DISCLOSURE_REQUEST_DAYS", 7)
+EWALLET_DISCLOSURE_ACCESS_DAYS = env_int("EWALLET_DISCLOSURE_ACCESS_DAYS", 30)
 # Merchant acquiring. The key that signs payment requests' QR payloads (wallets/qr.py): hex,
 # by default derived from SECRET_KEY like the identity-link key.
 EWALLET_QR_KEY = (

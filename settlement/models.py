@@ -339,12 +339,35 @@ class LimitUsage(models.Model):
         return f"{self.account_id} {self.period} {self.start}: {self.spent}"
 
 
+class AuditEvent(models.Model):
+    """Something the audit log records that is not a transfer: a kind and a JSON object
+    of strings, integers, booleans and nulls, told by the layer above (settlement does not
+    know what it means). Written with its leaf in one transaction, never changed; its leaf
+    is rebuilt from this row by `audit verify`, so an edit of either is found."""
+
+    kind = models.CharField(max_length=64)
+    data = models.JSONField()
+    at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"event {self.pk} {self.kind}"
+
+
 class AuditLeaf(models.Model):
-    """One settled transfer in the append-only log. See settlement/audit/leaf.py."""
+    """One settled transfer, or one event, in the append-only log. See
+    settlement/audit/leaf.py."""
 
     index = models.BigIntegerField(primary_key=True)
     transfer = models.OneToOneField(  # referenced as Posting's are: see there
-        Transfer, on_delete=models.PROTECT, related_name="audit_leaf", db_constraint=False
+        Transfer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_leaf",
+        db_constraint=False,
+    )
+    event = models.OneToOneField(
+        AuditEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_leaf"
     )
     leaf_bytes = models.BinaryField()
     leaf_hash = models.BinaryField(max_length=32)
@@ -353,6 +376,11 @@ class AuditLeaf(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(index__gte=0), name="leaf_index_not_negative"),
+            models.CheckConstraint(
+                condition=Q(transfer__isnull=False, event__isnull=True)
+                | Q(transfer__isnull=True, event__isnull=False),
+                name="leaf_of_a_transfer_or_an_event",
+            ),
         ]
 
     def __str__(self) -> str:

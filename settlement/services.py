@@ -16,6 +16,7 @@ from django.utils import timezone
 from ewallet.errors import ErrorCode, EwalletError
 from ewallet.money import require_fen
 from settlement import doorbell
+from settlement.audit.log import audit_event_append
 from settlement.batch import BatchResult, settle_batch
 from settlement.exceptions import IdempotencyConflict, LinkedFailed, TransferInvalid
 from settlement.models import (
@@ -24,6 +25,7 @@ from settlement.models import (
     AccountKind,
     AccountStatus,
     Asset,
+    AuditEvent,
     Transfer,
     TransferKind,
     TransferLeg,
@@ -48,6 +50,14 @@ class LegSpec:
     @property
     def credit_id(self) -> int:
         return self.credit if isinstance(self.credit, int) else self.credit.pk
+
+
+def audit_event_record(*, kind: str, data: dict) -> AuditEvent:
+    """Keep an event that moves no money in the audit log, in the caller's transaction:
+    its leaf is chained, checkpointed and rebuilt by `audit verify` like a transfer's.
+    `data` (text, integers, booleans, nulls) must hold nothing the log's readers may not
+    see; INVALID_INPUT otherwise."""
+    return audit_event_append(kind=kind, data=data)
 
 
 def account_open(

@@ -18,6 +18,7 @@ from wallets.models import (
     FreezeAuthority,
     FreezeOrder,
     Holder,
+    IdentityDisclosure,
     KycMethod,
     Merchant,
     SubWallet,
@@ -289,6 +290,44 @@ def controls_sub_wallet(actor: Actor, sub_wallet: SubWallet) -> bool:
 def pulls_from_sub_wallet(actor: Actor, sub_wallet: SubWallet) -> bool:
     """Pulling a payment: the staff of the merchant it was pushed to, nobody else."""
     return actor.merchant_id is not None and actor.merchant_id == sub_wallet.merchant_id
+
+
+# ---------------------------------------------------------------- identity disclosures
+
+
+def sees_disclosures(actor: Actor) -> bool:
+    """Disclosure requests (pseudonym, reason, who asked and approved, never the identity):
+    the central bank's alone. To anyone else they do not exist, whichever one is asked for."""
+    return actor.is_central_bank
+
+
+def require_sees_disclosures(actor: Actor) -> None:
+    if not sees_disclosures(actor):
+        raise WalletError(
+            ErrorCode.PERMISSION_DENIED, "identity disclosures are for central-bank staff"
+        )
+
+
+def decides_disclosure(actor: Actor, disclosure: IdentityDisclosure) -> bool:
+    """Approving or rejecting: a central-bank approver who is not its requester and has
+    not approved it already (the service also checks its state)."""
+    return (
+        actor.has(Role.CB_APPROVER)
+        and actor.user_id is not None
+        and actor.user_id != disclosure.requested_by_id
+        and not disclosure.approvals.filter(approver_id=actor.user_id).exists()
+    )
+
+
+def reads_disclosed_identity(actor: Actor, disclosure: IdentityDisclosure) -> bool:
+    """Reading the identity behind the pseudonym (once approved): its requester and its
+    approvers, the people who answer for it; not the rest of the central bank."""
+    if actor.user_id is None or not sees_disclosures(actor):
+        return False
+    return (
+        actor.user_id == disclosure.requested_by_id
+        or disclosure.approvals.filter(approver_id=actor.user_id).exists()
+    )
 
 
 # ---------------------------------------------------------------- roles

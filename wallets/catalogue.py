@@ -41,8 +41,17 @@ LIMIT_PRESETS = {
 }
 
 
+# Open personal wallets of a class one person may hold across all operators (None: no cap),
+# counted through the central bank's keyed hash of their identity or phone number. One
+# anonymous (class-4) wallet per phone number is assumed (DESIGN.md's sources give no
+# figure): without a cap, one phone could open a class-4 wallet at each operator and move
+# several times the class's limits anonymously. Classes 1-3 are named wallets the central
+# bank can trace, left uncapped by default. The central bank's policy staff edit these.
+WALLETS_PER_PERSON_DEFAULT = {1: None, 2: None, 3: None, 4: 1}
+
+
 def seed_reference_data(wallet_class_model) -> None:
-    """Create missing wallet classes with the default limits, in fen."""
+    """Create missing wallet classes with the default limits, in fen, and caps."""
     fields = ("balance_cap", "single_limit", "daily_limit", "annual_limit")
     for number, name, kyc, *limits in WALLET_CLASSES_DEFAULT:
         wallet_class_model.objects.get_or_create(
@@ -51,6 +60,7 @@ def seed_reference_data(wallet_class_model) -> None:
                 "name": name,
                 "kyc_requirement": kyc,
                 **{f: None if v is None else v * 100 for f, v in zip(fields, limits, strict=True)},
+                "wallets_per_person": WALLETS_PER_PERSON_DEFAULT[number],
             },
         )
 

@@ -13,9 +13,17 @@ import unicodedata
 
 def normalise(kind: str, value: str) -> str:
     """The same identity written two ways hashes the same: no spaces or dashes, upper case
-    (identity numbers end in a check character that may be 'x')."""
-    text = unicodedata.normalize("NFKC", value)
-    return f"{kind}:" + "".join(ch for ch in text if ch.isalnum()).upper()
+    (identity numbers end in a check character that may be 'x'); a Chinese mobile number
+    without its country code (+86, 0086), so that writing it once with and once without
+    does not make two people of one (and two anonymous wallets of one phone)."""
+    text = "".join(ch for ch in unicodedata.normalize("NFKC", value) if ch.isalnum()).upper()
+    if kind == "phone":
+        for prefix in ("0086", "86"):
+            rest = text.removeprefix(prefix)
+            if rest != text and len(rest) == 11 and rest.startswith("1"):
+                text = rest
+                break
+    return f"{kind}:{text}"
 
 
 def identity_link(key: bytes, *, id_number: str = "", phone: str = "") -> str:

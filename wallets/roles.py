@@ -53,13 +53,21 @@ _CENTRAL_BANK_VIEW = [
     *_ACQUIRING_VIEW,
     *_ESCROW_VIEW,
     "wallets.view_subwallet",
+    # Requests to disclose who is behind a pseudonym (never the identity itself: its
+    # requester and approvers read that, through the service).
+    "wallets.view_identitydisclosure",
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.CB_ISSUER: [*_CENTRAL_BANK_VIEW, "wallets.add_issuancerequest"],
+    Role.CB_ISSUER: [
+        *_CENTRAL_BANK_VIEW,
+        "wallets.add_issuancerequest",
+        "wallets.add_identitydisclosure",  # ask to disclose an anonymous holder's identity
+    ],
     Role.CB_APPROVER: [
         *_CENTRAL_BANK_VIEW,
         "wallets.change_issuancerequest",  # approve or reject
+        "wallets.change_identitydisclosure",  # approve or reject a disclosure
         "wallets.add_operator",  # onboard
         "wallets.change_operator",  # suspend, reinstate
         "wallets.add_freezeorder",  # central-bank freeze orders

@@ -45,6 +45,7 @@ from wallets.authority import (
     identity_shown,
     merchant_scope,
     operated_wallet_scope,
+    require_sees_disclosures,
     sees_wallet,
     sub_wallet_scope,
     wallet_scope,
@@ -53,9 +54,11 @@ from wallets.exceptions import WalletError
 from wallets.models import (
     ESCROW_STATE_OF_TRANSFER,
     DeliveryState,
+    DisclosureState,
     Escrow,
     FreezeOrder,
     Holder,
+    IdentityDisclosure,
     IssuanceRequest,
     Merchant,
     MerchantPayment,
@@ -176,6 +179,29 @@ def issuances_visible_to(actor: Actor) -> QuerySet[IssuanceRequest]:
     if actor.operator_id is not None:
         return requests.filter(operator_id=actor.operator_id)
     return requests.none()
+
+
+def identity_disclosures_visible_to(actor: Actor) -> QuerySet[IdentityDisclosure]:
+    """Disclosure requests, each with `approvals_given`: the central bank sees them all;
+    to anyone else they are PERMISSION_DENIED as a whole (`authority.sees_disclosures`),
+    so that no answer tells whether one exists."""
+    require_sees_disclosures(actor)
+    return IdentityDisclosure.objects.select_related(
+        "holder__operator", "requested_by", "rejected_by"
+    ).annotate(approvals_given=Count("approvals"))
+
+
+def identity_disclosures_in_state(
+    disclosures: QuerySet[IdentityDisclosure], state: str
+) -> QuerySet[IdentityDisclosure]:
+    """Those whose state reads `state` now (`IdentityDisclosure.status`: EXPIRED is a
+    request still REQUESTED past its expiry, never stored)."""
+    now = timezone.now()
+    if state == DisclosureState.EXPIRED:
+        return disclosures.filter(state=DisclosureState.REQUESTED, expires_at__lte=now)
+    if state == DisclosureState.REQUESTED:
+        return disclosures.filter(state=state, expires_at__gt=now)
+    return disclosures.filter(state=state)
 
 
 def unique_row(queryset):

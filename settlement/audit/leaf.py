@@ -1,5 +1,8 @@
 """The audit leaf format and hash chain. Imports nothing from Django.
 
+A leaf records a settled transfer (`transfer_entry`) or an event the layer above asked
+the log to keep (`event_entry`: e.g. the disclosure of an anonymous holder's identity).
+
     leaf_bytes = JCS(entry)                       RFC 8785 canonical JSON, money as int fen
     leaf_hash  = SHA-256(0x00 || leaf_bytes)      RFC 6962 leaf hash
     chain_i    = SHA-256(0x02 || chain_{i-1} || leaf_hash_i),   chain_{-1} = 32 zero bytes
@@ -67,6 +70,44 @@ def transfer_entry(
     if link is not None:
         entry["link"] = str(link)
     return entry
+
+
+def event_entry(*, event_id: int, kind: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    """The entry for an event that is not a transfer (settlement.models.AuditEvent): what
+    the layer above asked the log to record, as it was told."""
+    return {
+        "v": ENTRY_VERSION,
+        "type": "event",
+        "event": event_id,
+        "kind": kind,
+        "at": timestamp(at),
+        "data": data,
+    }
+
+
+def event_data_plain(data: Any) -> bool:
+    """Whether `data` is what an event may carry: a JSON object with ASCII keys whose
+    values are text (no NUL, no lone surrogate: PostgreSQL's jsonb keeps neither),
+    integers within +-2**53, booleans, nulls, and lists and objects of the same. No
+    floats: their canonical form is an encoder's choice, and money is integer fen."""
+    return isinstance(data, dict) and _event_value(data)
+
+
+def _event_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INT <= value <= _SAFE_INT
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and k.isascii() and "\x00" not in k and _event_value(v)
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return all(_event_value(v) for v in value)
+    return False
 
 
 def leaf_bytes(entry: dict[str, Any]) -> bytes:

@@ -1,12 +1,17 @@
-"""Appending leaves to the audit log inside the settlement transaction."""
+"""Appending leaves to the audit log: transfers inside the settlement transaction, and
+events (`audit_event_append`) inside the transaction of whatever they record."""
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
+from django.db import transaction
+from django.utils import timezone
+
+from ewallet.errors import ErrorCode, EwalletError
 from settlement.audit import leaf
-from settlement.models import AuditHead, AuditLeaf
+from settlement.models import AuditEvent, AuditHead, AuditLeaf
 from settlement.sql import insert_rows
 
 
@@ -45,6 +50,35 @@ def audit_append(settled: Sequence[LeafSpec], *, decided_at: datetime) -> None:
         leaves,
     )
     AuditHead.objects.filter(pk=1).update(size=head.size + len(leaves), chain_hash=chain)
+
+
+def audit_event_append(*, kind: str, data: dict[str, Any]) -> AuditEvent:
+    """Record an event in the log: its row and its leaf, in the caller's transaction (so
+    the event is logged if and only if what it records commits), under the head's lock
+    like a settled batch. `data` must be `leaf.event_data_plain`; what it says is the
+    caller's business, and it must hold nothing the log's readers may not see."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("an audit event is appended inside the transaction it records")
+    if not (kind and kind.isascii() and len(kind) <= 64) or not leaf.event_data_plain(data):
+        raise EwalletError(ErrorCode.INVALID_INPUT, f"not an event the log can keep: {kind!r}")
+    head = _lock_head()
+    event = AuditEvent.objects.create(kind=kind, data=data, at=timezone.now())
+    # Encoded from the row as read back, exactly as `audit verify` will rebuild it.
+    event.refresh_from_db()
+    data_bytes = leaf.leaf_bytes(
+        leaf.event_entry(event_id=event.pk, kind=event.kind, at=event.at, data=event.data)
+    )
+    this_hash = leaf.leaf_hash(data_bytes)
+    chain = leaf.chain_next(bytes(head.chain_hash), this_hash)
+    AuditLeaf.objects.create(
+        index=head.size,
+        event=event,
+        leaf_bytes=data_bytes,
+        leaf_hash=this_hash,
+        chain_hash=chain,
+    )
+    AuditHead.objects.filter(pk=1).update(size=head.size + 1, chain_hash=chain)
+    return event
 
 
 def _lock_head() -> AuditHead:

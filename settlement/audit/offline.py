@@ -134,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"invalid: {error}")
         return 1
     signer = args.key or receipt["verifier_key"]
+    what = (
+        f"event {entry.get('event')} ({entry.get('kind')})"
+        if entry.get("type") == "event"
+        else f"transfer {entry.get('transfer')}"
+    )
     print(
-        f"valid: transfer {entry.get('transfer')} is leaf {receipt['leaf_index']} of "
+        f"valid: {what} is leaf {receipt['leaf_index']} of "
         f"{receipt['tree_size']}, signed by {signer}"
     )
     if not args.key:

@@ -146,13 +146,16 @@ def audit_export(out) -> int:
         out.write(json.dumps(record) + "\n")
         lines += 1
     leaves = AuditLeaf.objects.order_by("index").values_list(
-        "index", "transfer_id", "leaf_bytes", "leaf_hash", "chain_hash"
+        "index", "transfer_id", "event_id", "leaf_bytes", "leaf_hash", "chain_hash"
     )
-    for index, transfer_id, data, leaf_hash, chain_hash in leaves.iterator(chunk_size=5000):
+    for index, transfer_id, event_id, data, leaf_hash, chain_hash in leaves.iterator(
+        chunk_size=5000
+    ):
         record = {
             "type": "leaf",
             "index": index,
             "transfer": transfer_id,
+            "event": event_id,
             "leaf": base64.b64encode(bytes(data)).decode(),
             "leaf_hash": bytes(leaf_hash).hex(),
             "chain_hash": bytes(chain_hash).hex(),

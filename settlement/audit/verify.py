@@ -2,12 +2,14 @@
 
 Checks, in order, stopping at the first mismatch (which it names):
 1. leaves are numbered 0..n-1; each leaf's bytes equal the entry rebuilt from its transfer
-   and legs, its hash is SHA-256(0x00 || bytes), and the chain links to the previous leaf;
+   and legs (or from its event's row), its hash is SHA-256(0x00 || bytes), and the chain
+   links to the previous leaf;
 2. the head row holds n and the last chain hash; every SETTLED transfer, and every
-   two-phase transfer that reserved funds (its leaf records the reservation), has a leaf and no
-   other transfer has postings; every settled transfer's postings are exactly its legs
-   (compared in the database in one pass, naming the leaf); every linked chain was
-   decided whole (its members all SETTLED, all REJECTED or all still RECEIVED);
+   two-phase transfer that reserved funds (its leaf records the reservation), and every
+   event has a leaf, and no other transfer has postings; every settled transfer's
+   postings are exactly its legs (compared in the database in one pass, naming the leaf);
+   every linked chain was decided whole (its members all SETTLED, all REJECTED or all
+   still RECEIVED);
 3. every transfer's postings sum to zero per asset; every balance is the sum of its
    account's postings; no holder account is negative; every account's reserved funds are
    the sum of its pending transfers' legs, never more than its balance;
@@ -32,6 +34,7 @@ from settlement.models import (
     NEGATIVE_ALLOWED,
     RESERVED_STATES,
     Account,
+    AuditEvent,
     AuditHead,
     AuditLeaf,
     Checkpoint,
@@ -61,6 +64,7 @@ class Mismatch:
 class VerifyReport:
     leaves: int = 0
     transfers: int = 0
+    events: int = 0
     postings: int = 0
     accounts: int = 0
     chain_head: bytes = leaf.ZERO_HASH
@@ -184,46 +188,62 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
                 "transfer__timeout_at",
                 "transfer__pending_id",
                 "transfer__link",
+                "event_id",
+                "event__kind",
+                "event__at",
+                "event__data",
             )[:CHUNK]
         )
         if not rows:
             break
-        condition, params = in_ids("transfer_id", [row[1] for row in rows])
+        transfer_ids = [row[1] for row in rows if row[1] is not None]
         legs = defaultdict(list)
-        for transfer_id, *rest in fetch(
-            f"SELECT transfer_id, asset, debit_id, credit_id, amount FROM {legs_table} "
-            f"WHERE {condition} ORDER BY transfer_id, seq",
-            params,
-        ):
-            legs[transfer_id].append(tuple(rest))
+        if transfer_ids:
+            condition, params = in_ids("transfer_id", transfer_ids)
+            for transfer_id, *rest in fetch(
+                f"SELECT transfer_id, asset, debit_id, credit_id, amount FROM {legs_table} "
+                f"WHERE {condition} ORDER BY transfer_id, seq",
+                params,
+            ):
+                legs[transfer_id].append(tuple(rest))
 
         for index, transfer_id, data, stored_hash, stored_chain, *transfer in rows:
             data, stored_hash, stored_chain = bytes(data), bytes(stored_hash), bytes(stored_chain)
             if index != expected_index:
                 _fail("leaves", f"expected leaf {expected_index} next, found {index}", index)
-            kind, state, created_at, decided_at, timeout_at, pending, link = transfer
-            # A two-phase transfer's leaf is its reservation, whatever became of it since.
-            leaf_state = TransferState.PENDING if state in RESERVED_STATES else state
-            if state != TransferState.SETTLED and state not in RESERVED_STATES:
-                _fail("leaves", f"transfer {transfer_id} is {state}, not SETTLED", index)
-            rebuilt = leaf.transfer_leaf_bytes(
-                transfer_id=transfer_id,
-                kind=kind,
-                state=leaf_state,
-                created_at=created_at,
-                decided_at=decided_at,
-                legs=legs[transfer_id],
-                timeout_at=timeout_at,
-                pending=pending,
-                link=link,
-            )
-            if rebuilt != data:
-                _fail(
-                    "leaves",
-                    f"bytes differ from the ledger for transfer {transfer_id}: "
-                    f"stored {data[:200]!r}, ledger {rebuilt[:200]!r}",
-                    index,
+            kind, state, created_at, decided_at, timeout_at, pending, link = transfer[:7]
+            if transfer_id is None:
+                rebuilt = _event_leaf_bytes(*transfer[7:], index)
+                if rebuilt != data:
+                    _fail(
+                        "leaves",
+                        f"bytes differ from the ledger for event {transfer[7]}: "
+                        f"stored {data[:200]!r}, ledger {rebuilt[:200]!r}",
+                        index,
+                    )
+            else:
+                # A two-phase transfer's leaf is its reservation, whatever became of it since.
+                leaf_state = TransferState.PENDING if state in RESERVED_STATES else state
+                if state != TransferState.SETTLED and state not in RESERVED_STATES:
+                    _fail("leaves", f"transfer {transfer_id} is {state}, not SETTLED", index)
+                rebuilt = leaf.transfer_leaf_bytes(
+                    transfer_id=transfer_id,
+                    kind=kind,
+                    state=leaf_state,
+                    created_at=created_at,
+                    decided_at=decided_at,
+                    legs=legs[transfer_id],
+                    timeout_at=timeout_at,
+                    pending=pending,
+                    link=link,
                 )
+                if rebuilt != data:
+                    _fail(
+                        "leaves",
+                        f"bytes differ from the ledger for transfer {transfer_id}: "
+                        f"stored {data[:200]!r}, ledger {rebuilt[:200]!r}",
+                        index,
+                    )
             if leaf.leaf_hash(data) != stored_hash:
                 _fail("leaves", "leaf hash is not SHA-256(0x00 || leaf bytes)", index)
             chain = leaf.chain_next(chain, stored_hash)
@@ -236,6 +256,15 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
     report.leaves = expected_index
     report.leaves_checked = expected_index - start.index
     report.chain_head = chain
+
+
+def _event_leaf_bytes(event_id, kind, at, data, index: int) -> bytes:
+    """An event's leaf as its row says it should be (a leaf naming no row fails here)."""
+    if event_id is None:
+        _fail("leaves", "the leaf names neither a transfer nor an event", index)
+    if not leaf.event_data_plain(data):
+        _fail("leaves", f"event {event_id} holds data no leaf can: {data!r:.200}", index)
+    return leaf.leaf_bytes(leaf.event_entry(event_id=event_id, kind=kind, at=at, data=data))
 
 
 # The multiset of (transfer, account, asset, amount) that settled legs imply, against the
@@ -307,7 +336,19 @@ def _check_head_and_coverage(report: VerifyReport) -> None:
     settled = sum(
         report.counts_by_state.get(state, 0) for state in {TransferState.SETTLED, *RESERVED_STATES}
     )
-    if settled != report.leaves:
+    report.events = AuditEvent.objects.count()
+    if settled + report.events != report.leaves:
+        unlogged = (
+            AuditEvent.objects.filter(audit_leaf__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        if unlogged is not None:
+            _fail(
+                "coverage",
+                f"{report.events} events but event {unlogged} has no leaf",
+            )
         missing = (
             Transfer.objects.filter(
                 state__in=[TransferState.SETTLED, *RESERVED_STATES], audit_leaf__isnull=True
@@ -318,8 +359,8 @@ def _check_head_and_coverage(report: VerifyReport) -> None:
         )
         _fail(
             "coverage",
-            f"{settled} settled transfers but {report.leaves} leaves; "
-            f"first settled transfer without a leaf: {missing}",
+            f"{settled} settled transfers and {report.events} events but {report.leaves} "
+            f"leaves; first settled transfer without a leaf: {missing}",
         )
     stray = (
         Posting.objects.exclude(transfer__state=TransferState.SETTLED)

@@ -18,10 +18,12 @@ from django.utils import timezone
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.models import Transfer
 from tests.api.conftest import token_for
+from tests.helpers import actor_with
 from wallets import services
 from wallets.actors import Actor
 from wallets.auth import token_issue
 from wallets.models import ApiToken, FreezeScope, WebhookDelivery
+from wallets.roles import Role
 
 ROLES = [
     "anon",
@@ -230,6 +232,28 @@ def push_from_alices_to_the_shop(api, fx):
         "cap": "0.01",
         "expires_at": (timezone.now() + timedelta(days=1)).isoformat(),
     }
+
+
+def fresh_disclosure(suffix: str = "", approvals: int = 0):
+    """A new request by the issuer to disclose who is behind Bob's pseudonym (Bob is
+    anonymous: class 4, phone only), with the matrix's approver's approval and then a
+    second approver's, as many as `approvals` says."""
+
+    def path(api, fx):
+        made = services.identity_disclosure_request(
+            actor=api.actors["issuer"],
+            pseudonym=api.wallets["bob"].holder.pseudonym,
+            reason="court order 42",
+        )
+        for approver in [api.actors["approver"], fx["approver2"]][:approvals]:
+            services.identity_disclosure_approve(actor=approver, disclosure_id=made.pk)
+        return f"/api/v1/disclosures/{made.pk}{suffix}"
+
+    return path
+
+
+def disclose_bob(api, fx):
+    return {"holder": api.wallets["bob"].holder.pseudonym, "reason": "court order 43"}
 
 
 CASES = [
@@ -690,6 +714,68 @@ CASES = [
         only(dict.fromkeys(SEES_BOB, 200), set()),
     ),
     Case("money supply", "get", lambda api, fx: "/api/v1/money-supply", everyone(403) | cb(200)),
+    # Identity disclosures: the central bank's alone (403 to everyone else, whatever the
+    # id); the issuer asks, approvers decide, requester and approvers read the identity.
+    Case(
+        "disclosures",
+        "get",
+        lambda api, fx: "/api/v1/disclosures",
+        everyone(403) | cb(200),
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "disclosure request: bob's pseudonym",
+        "post",
+        lambda api, fx: "/api/v1/disclosures",
+        everyone(403, issuer=201),
+        disclose_bob,
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "disclosure: of bob",
+        "get",
+        fresh_disclosure(),
+        everyone(403) | cb(200),
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "disclosure: one that does not exist",
+        "get",
+        lambda api, fx: "/api/v1/disclosures/999999",
+        everyone(403) | cb(404),
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "disclosure approve: of bob",
+        "post",
+        fresh_disclosure("/approve"),
+        everyone(403, approver=200),
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "disclosure reject: of bob",
+        "post",
+        fresh_disclosure("/reject"),
+        everyone(403, approver=200),
+        {"reason": "the order names another number"},
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "disclosure identity: of bob, one approval of two",
+        "get",
+        fresh_disclosure("/identity", approvals=1),
+        everyone(403, issuer=409, approver=409),
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "disclosure identity: of bob, approved",
+        "get",
+        fresh_disclosure("/identity", approvals=2),
+        everyone(403, issuer=200, approver=200),
+        denied_code="PERMISSION_DENIED",
+    ),
     Case("checkpoints", "get", lambda api, fx: "/api/v1/audit/checkpoints", everyone(200, 200)),
     Case("latest", "get", lambda api, fx: "/api/v1/audit/checkpoints/latest", everyone(200, 200)),
     Case("keys", "get", lambda api, fx: "/api/v1/audit/keys", everyone(200, 200)),
@@ -705,6 +791,13 @@ CASES = [
 @pytest.fixture
 def fixtures(api, audit_key):
     alice, bob, shop = (api.number(name) for name in ("alice", "bob", "shop"))
+    # The cases open a wallet for Bob's anonymous record each time they freeze or close
+    # one, and two operators open for one new phone number: the matrix is about who may
+    # act, so one person's class-4 cap (tests/wallets/test_wallets_per_person.py, and over
+    # HTTP tests/api/test_anonymity_api.py) is lifted here.
+    services.wallet_class_update(actor=api.actors["policy"], number=4, wallets_per_person=None)
+    # A second approver, outside the matrix: a disclosure takes two besides its requester.
+    fx_approver2 = actor_with("approver2", Role.CB_APPROVER)
     fx = {
         "alice_to_shop": services.payment_submit(
             actor=api.actors["alice"], payer=alice, payee=shop, amount=100, idempotency_key="fx-1"
@@ -753,6 +846,7 @@ def fixtures(api, audit_key):
         valid_until=now + timedelta(days=7),
         seed=1,
     ).pk
+    fx["approver2"] = fx_approver2
     fx["size"] = checkpoint_seal().size
     return fx
 

@@ -13,11 +13,12 @@ import pytest
 from django.utils import timezone
 
 from ewallet.money import yuan
-from settlement.models import Transfer, TransferKind
-from tests.helpers import balance, settle
+from settlement.models import AuditLeaf, Transfer, TransferKind
+from tests.helpers import actor_with, balance, settle
 from tests.wallets.console_world import CENTRAL_BANK, PHONES, STAFF, ConsoleWorld
 from wallets import services
 from wallets.models import FreezeScope, IssuanceDirection
+from wallets.roles import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,9 @@ OPERATORS = {"icbc_staff": 200, "ccb_staff": 200}
 # ICBC's rows: the central bank and ICBC see them; to CCB's staff they do not exist.
 ICBC_ROW = {**CB, "icbc_staff": 200, "ccb_staff": 404}
 CCB_ROW = {**CB, "icbc_staff": 404, "ccb_staff": 200}
+# A disclosure: the central bank's; to operators' staff no disclosure exists (404 each).
+HIDDEN = {"icbc_staff": 404, "ccb_staff": 404}
+DISCLOSURE = {**CB, **HIDDEN}
 
 
 @pytest.fixture
@@ -83,6 +87,17 @@ def console(world):
     services.voucher_apply(
         actor=world.staff, programme=console.programme, wallet=console.wallets["alice"]
     )
+    # Disclosures of who is behind Anon's pseudonym: one waiting for approvals, and one
+    # approved by the approver and a second approver.
+    anon = console.wallets["anon"].holder.pseudonym
+    console.disclosure, console.disclosed = (
+        services.identity_disclosure_request(
+            actor=world.maker, pseudonym=anon, reason=f"court order {n}"
+        )
+        for n in (1, 2)
+    )
+    for approver in (world.checker, actor_with("checker2", Role.CB_APPROVER)):
+        services.identity_disclosure_approve(actor=approver, disclosure_id=console.disclosed.pk)
     return console
 
 
@@ -163,6 +178,50 @@ PAGES = [
         ICBC_ROW,
     ),
     ("add a status change", lambda c: "/admin/wallets/walletstatuschange/add/", {}),
+    # Identity disclosures: the central bank's; the issuer asks, approvers decide, and the
+    # requester and approvers of an approved one read the identity.
+    ("identity disclosures", lambda c: "/admin/wallets/identitydisclosure/", CB),
+    ("request a disclosure", lambda c: "/admin/wallets/identitydisclosure/add/", {"issuer": 200}),
+    (
+        "a disclosure waiting for approvals",
+        lambda c: f"/admin/wallets/identitydisclosure/{c.disclosure.pk}/change/",
+        DISCLOSURE,
+    ),
+    (
+        "approve a disclosure",
+        lambda c: f"/admin/wallets/identitydisclosure/{c.disclosure.pk}/approve/",
+        {"approver": 200, **HIDDEN},
+    ),
+    (
+        "reject a disclosure",
+        lambda c: f"/admin/wallets/identitydisclosure/{c.disclosure.pk}/reject/",
+        {"approver": 200, **HIDDEN},
+    ),
+    (
+        "the identity, before enough approvals",
+        lambda c: f"/admin/wallets/identitydisclosure/{c.disclosure.pk}/identity/",
+        HIDDEN,
+    ),
+    (
+        "approve an approved disclosure",
+        lambda c: f"/admin/wallets/identitydisclosure/{c.disclosed.pk}/approve/",
+        HIDDEN,
+    ),
+    (
+        "the identity, approved",
+        lambda c: f"/admin/wallets/identitydisclosure/{c.disclosed.pk}/identity/",
+        {"issuer": 200, "approver": 200, **HIDDEN},
+    ),
+    (
+        "request disclosure of Anon (anonymous)",
+        lambda c: f"/admin/wallets/holder/{c.wallets['anon'].holder_id}/disclose/",
+        {"issuer": 302, "ccb_staff": 404},
+    ),
+    (
+        "request disclosure of Alice (named)",
+        lambda c: f"/admin/wallets/holder/{alice(c).holder_id}/disclose/",
+        {"ccb_staff": 404},
+    ),
     ("audit status", lambda c: "/admin/wallets/auditverification/", CB),
     ("verify now", lambda c: "/admin/wallets/auditverification/verify/", CB),
     # The central bank sees every holder, the anonymous ones by pseudonym only (below).
@@ -353,12 +412,14 @@ def test_guessed_urls_of_another_operators_rows_act_on_nothing(console):
     assert (console.icbc_order.in_force, console.cb_order.in_force) == (True, True)
 
 
-def test_central_bank_staff_see_anonymous_holders_by_pseudonym_only(console):
-    """Wallets and holders alike: Anon (class 4, phone only) is a pseudonym to the central
-    bank, with no phone; Alice (class 2) is known by name. ICBC, which did the KYC, sees
-    both; only the central bank sees the link between one person's records."""
+@pytest.mark.parametrize("role", CENTRAL_BANK)
+def test_central_bank_staff_see_anonymous_holders_by_pseudonym_only(console, role):
+    """Wallets and holders alike, for every central-bank role: Anon (class 4, phone only)
+    is a pseudonym to the central bank, with no phone; Alice (class 2) is known by name.
+    ICBC, which did the KYC, sees both; only the central bank sees the link between one
+    person's records. The disclosure pages and the audit log name Anon by pseudonym too."""
     anon = console.wallets["anon"].holder
-    auditor = console.client("auditor")
+    auditor = console.client(role)
     page = auditor.get("/admin/wallets/wallet/").content.decode()
     assert anon.pseudonym in page and "Anon" not in page
     assert "Alice" in page  # a class-2 holder is known by name
@@ -384,6 +445,27 @@ def test_central_bank_staff_see_anonymous_holders_by_pseudonym_only(console):
     for term, found in [("Anon", 0), (PHONES["anon"], 0), (anon.pseudonym, 1), ("Alice", 1)]:
         response = auditor.get("/admin/wallets/holder/", {"q": term})
         assert response.context["cl"].result_count == found, term
+    # Nor sorting by name on the holders and wallets lists (it sorts what is shown).
+    for url in ["/admin/wallets/holder/?o=1", "/admin/wallets/wallet/?o=2"]:
+        page = auditor.get(url).content.decode()
+        assert "Anon" not in page and PHONES["anon"] not in page, url
+    # The requests to disclose Anon's identity, and the audit log's record of them.
+    for url in [
+        "/admin/wallets/identitydisclosure/",
+        f"/admin/wallets/identitydisclosure/{console.disclosed.pk}/change/",
+        f"/admin/wallets/identitydisclosure/{console.disclosed.pk}/history/",
+        "/admin/settlement/auditleaf/",
+        *(
+            f"/admin/settlement/auditleaf/{index}/change/"
+            for index in AuditLeaf.objects.filter(event__isnull=False).values_list(
+                "index", flat=True
+            )
+        ),
+    ]:
+        page = auditor.get(url).content.decode()
+        assert "Anon" not in page and PHONES["anon"] not in page, url
+    page = auditor.get(f"/admin/wallets/identitydisclosure/{console.disclosed.pk}/change/")
+    assert anon.pseudonym in page.content.decode()
 
     icbc = console.client("icbc_staff")
     page = icbc.get(f"/admin/wallets/holder/{anon.pk}/change/").content.decode()

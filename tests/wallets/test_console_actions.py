@@ -452,6 +452,7 @@ def test_seed_console_creates_one_user_per_role_who_can_log_in(transactional_db)
     for username in [
         "cb_issuer",
         "cb_approver",
+        "cb_approver2",
         "cb_auditor",
         "cb_policy",
         "op_staff",
@@ -465,7 +466,7 @@ def test_seed_console_creates_one_user_per_role_who_can_log_in(transactional_db)
     call_command("seed_console", "--password", "s3cret-pass", stdout=io.StringIO())
     assert Client().login(username="op_staff", password="s3cret-pass")
     assert Client().login(username="shop_staff", password="s3cret-pass")
-    assert User.objects.filter(username__startswith="cb_").count() == 4
+    assert User.objects.filter(username__startswith="cb_").count() == 5
     # The shop's staff see their own merchant's pages.
     shop = Client()
     shop.login(username="shop_staff", password="s3cret-pass")

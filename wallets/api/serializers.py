@@ -121,6 +121,10 @@ class HolderOut(serializers.Serializer):
     name = serializers.SerializerMethodField(
         help_text="null where the caller may know the holder by id only"
     )
+    phone = serializers.SerializerMethodField(
+        help_text="the phone number KYC recorded; null where the caller may know the holder "
+        "by id only (the central bank, for an anonymous holder), or none was given",
+    )
     identity_link = serializers.SerializerMethodField(
         help_text="central-bank staff only: the keyed hash that links one person's KYC "
         "records at several operators (null for others, and for records made before it)",
@@ -128,6 +132,10 @@ class HolderOut(serializers.Serializer):
 
     def get_name(self, holder) -> str | None:
         return holder.display_name if self.context["actor"].sees_identity_of(holder) else None
+
+    def get_phone(self, holder) -> str | None:
+        shown = self.context["actor"].sees_identity_of(holder)
+        return (holder.phone or None) if shown else None
 
     def get_identity_link(self, holder) -> str | None:
         shown = sees_identity_links(self.context["actor"])

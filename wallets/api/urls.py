@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from wallets.api import acquiring, escrow, subwallets, views, vouchers, webhooks
+from wallets.api import acquiring, disclosures, escrow, subwallets, views, vouchers, webhooks
 
 app_name = "api"
 
@@ -140,6 +140,27 @@ urlpatterns = [
         "issuances/<int:issuance_id>/reject",
         views.IssuanceRejectView.as_view(),
         name="issuance-reject",
+    ),
+    path("disclosures", disclosures.DisclosuresView.as_view(), name="disclosures"),
+    path(
+        "disclosures/<int:disclosure_id>",
+        disclosures.DisclosureView.as_view(),
+        name="disclosure",
+    ),
+    path(
+        "disclosures/<int:disclosure_id>/approve",
+        disclosures.DisclosureApproveView.as_view(),
+        name="disclosure-approve",
+    ),
+    path(
+        "disclosures/<int:disclosure_id>/reject",
+        disclosures.DisclosureRejectView.as_view(),
+        name="disclosure-reject",
+    ),
+    path(
+        "disclosures/<int:disclosure_id>/identity",
+        disclosures.DisclosureIdentityView.as_view(),
+        name="disclosure-identity",
     ),
     path("money-supply", views.MoneySupplyView.as_view(), name="money-supply"),
     path("audit/checkpoints", views.CheckpointsView.as_view(), name="checkpoints"),

@@ -105,9 +105,28 @@ class WalletClassForm(forms.Form):
     )
     daily_limit = YuanField(allow_empty=True, label="Daily", help_text="yuan; empty: none")
     annual_limit = YuanField(allow_empty=True, label="Annual", help_text="yuan; empty: none")
+    wallets_per_person = forms.IntegerField(
+        widget=UnfoldAdminTextInputWidget,
+        required=False,
+        label="Wallets per person",
+        help_text="open wallets of this class one person may hold across all operators "
+        "(counted by the identity link); empty: no cap",
+    )
 
     def limits(self) -> dict[str, int | None]:
         return {name: self.cleaned_data[name] for name in LIMIT_FIELDS}
+
+
+class DisclosureRequestForm(forms.Form):
+    holder = text(
+        max_length=32, label="Holder (pseudonym)", help_text="the anonymous holder's id, h_…"
+    )
+    reason = forms.CharField(
+        max_length=240,
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+        strip=True,
+        help_text="why: the court order's or the AML case's reference",
+    )
 
 
 FREEZE_CHOICES = [

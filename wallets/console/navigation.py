@@ -68,6 +68,12 @@ def sidebar(request) -> list[dict]:
                     "wallets.view_voucherprogramme",
                 ),
                 _item(
+                    "Identity disclosures",
+                    "person_search",
+                    "admin:wallets_identitydisclosure_changelist",
+                    "wallets.view_identitydisclosure",
+                ),
+                _item(
                     "Audit status",
                     "verified_user",
                     "admin:wallets_auditverification_changelist",

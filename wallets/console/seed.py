@@ -20,6 +20,8 @@ SEED_USERS = [
     ("cb_issuer", Role.CB_ISSUER, "central bank, maker: requests issuance and redemption"),
     ("cb_approver", Role.CB_APPROVER, "central bank, checker: approves or rejects; operators; "
      "freeze orders"),
+    ("cb_approver2", Role.CB_APPROVER, "central bank, a second checker: an identity "
+     "disclosure takes two approvers besides its requester"),
     ("cb_auditor", Role.CB_AUDITOR, "central bank, read-only: dashboard, ledger, audit verify"),
     ("cb_policy", Role.CB_POLICY, "central bank: edits wallet-class limits"),
     ("op_staff", Role.OPERATOR_STAFF, "operator staff: their operator's holders, wallets, "

@@ -8,6 +8,7 @@ decided (`settle`: drain the queue in this process by default, or wait for worke
 the next needs the money.
 """
 
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -164,7 +165,7 @@ def population_build(
             wallet_class=p.wallet_class,
             display_name=f"Person {run}-{p.index}",
             kyc_method=method,
-            phone=f"139{p.index:08d}",
+            phone=_phone(run, p.index),
             id_number="" if method == KycMethod.PHONE_ONLY else f"3101011990{p.index:08d}",
             bank_account=f"6222{p.index:012d}" if method == KycMethod.REMOTE_ID_BANK else "",
         )
@@ -222,6 +223,13 @@ def _issue(population: Population, institutions: Institutions, extra: int, settl
             "an issuance was rejected (an operator's reserve ran out): start from an empty "
             "database (loadrun --flush)"
         )
+
+
+def _phone(run: str, index: int) -> str:
+    """A made-up mobile number per person and run: an anonymous wallet is capped at one per
+    phone number across operators, so a second run on the same database must not reuse the
+    first's numbers. Four digits from the run's name, then the person's index."""
+    return f"1{zlib.crc32(run.encode()) % 10_000:04d}{index:06d}"
 
 
 def _onboard(actor: Actor, operator: Operator, **holder_fields) -> OpenedWallet:

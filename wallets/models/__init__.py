@@ -1,6 +1,7 @@
 """The e-CNY product's records: institutions, holders and wallets (`core`), merchant
 acquiring (`acquiring`), conditional payments (`escrow`), consumption vouchers
-(`vouchers`) and sub-wallets pushed to merchants (`subwallets`)."""
+(`vouchers`), sub-wallets pushed to merchants (`subwallets`), and controllable anonymity:
+the per-person wallet cap's lock and identity disclosures (`anonymity`)."""
 
 from wallets.models.acquiring import (
     DeliveryState,
@@ -20,6 +21,12 @@ from wallets.models.acquiring import (
     new_merchant_code,
     new_request_code,
     new_webhook_secret,
+)
+from wallets.models.anonymity import (
+    DisclosureApproval,
+    DisclosureState,
+    IdentityDisclosure,
+    LinkedPerson,
 )
 from wallets.models.core import (
     KYC_STRONGEST_CLASS,
@@ -68,6 +75,8 @@ __all__ = [
     "AuditVerification",
     "CentralBank",
     "DeliveryState",
+    "DisclosureApproval",
+    "DisclosureState",
     "Escrow",
     "EscrowCondition",
     "EscrowState",
@@ -77,10 +86,12 @@ __all__ = [
     "Holder",
     "HolderKind",
     "IdempotencyRecord",
+    "IdentityDisclosure",
     "IssuanceDirection",
     "IssuanceRequest",
     "IssuanceState",
     "KycMethod",
+    "LinkedPerson",
     "Merchant",
     "MerchantPayment",
     "MerchantStaff",

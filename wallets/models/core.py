@@ -109,7 +109,15 @@ class Holder(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
-        return self.display_name
+        # By pseudonym: a row's name shows in page titles, console history and choices,
+        # where nobody asked whether the viewer may know the holder. Names and numbers are
+        # shown only where they did (`Actor.sees_identity_of`).
+        return self.pseudonym
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Known to the central bank by pseudonym only: KYC'd by phone number alone."""
+        return self.kyc_method == KycMethod.PHONE_ONLY
 
     @property
     def strongest_class(self) -> int:
@@ -126,6 +134,9 @@ class WalletClass(models.Model):
     single_limit = models.BigIntegerField(null=True, blank=True)
     daily_limit = models.BigIntegerField(null=True, blank=True)
     annual_limit = models.BigIntegerField(null=True, blank=True)
+    # How many open personal wallets of this class one person may hold across all
+    # operators, counted through their identity link; null means no cap.
+    wallets_per_person = models.PositiveSmallIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

@@ -31,6 +31,13 @@ from wallets.services.audit import (
     audit_verification_request,
     audit_verification_run,
 )
+from wallets.services.disclosures import (
+    DisclosedIdentity,
+    identity_disclosure_approve,
+    identity_disclosure_read,
+    identity_disclosure_reject,
+    identity_disclosure_request,
+)
 from wallets.services.escrow import (
     escrow_approve,
     escrow_cancel,
@@ -109,6 +116,7 @@ from wallets.services.webhooks import (
 )
 
 __all__ = [
+    "DisclosedIdentity",
     "LoadSpec",
     "PaymentSpec",
     "RequestPayment",
@@ -134,6 +142,10 @@ __all__ = [
     "holder_onboard",
     "holder_register",
     "idempotency_records_prune",
+    "identity_disclosure_approve",
+    "identity_disclosure_read",
+    "identity_disclosure_reject",
+    "identity_disclosure_request",
     "issuance_approve",
     "issuance_reject",
     "issuance_request",

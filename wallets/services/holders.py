@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ewallet.errors import ErrorCode
 from settlement import services as ledger
-from settlement.models import AccountKind, Asset
+from settlement.models import AccountKind, AccountStatus, Asset
 from wallets.actors import Actor
 from wallets.auth import token_issue
 from wallets.authority import (
@@ -28,6 +28,7 @@ from wallets.models import (
     Holder,
     HolderKind,
     KycMethod,
+    LinkedPerson,
     Operator,
     Wallet,
     WalletClass,
@@ -118,6 +119,8 @@ def wallet_open(
     if kind == WalletKind.MERCHANT and holder.kind != HolderKind.MERCHANT:
         raise WalletError(ErrorCode.INVALID_INPUT, "only a merchant can open a merchant wallet")
     klass = _class_allowed(holder, wallet_class or holder.strongest_class)
+    if kind == WalletKind.PERSONAL:
+        _require_room_for_one_more(holder, klass)
     number = new_wallet_number(operator)
     account = ledger.account_open(
         label=f"wallet:{number}", kind=AccountKind.WALLET, asset=Asset.ECNY, **klass.limits()
@@ -158,10 +161,51 @@ def wallet_change_class(*, actor: Actor, wallet: Wallet, wallet_class: int) -> W
         # A sub-wallet has no limits of its own: its funding counted against its parent's.
         raise WalletError(ErrorCode.INVALID_INPUT, "a sub-wallet has no class of its own")
     klass = _class_allowed(wallet.holder, wallet_class)
+    if wallet.kind == WalletKind.PERSONAL and klass.number != wallet.wallet_class_id:
+        # Moving into a capped class counts as opening one there (this wallet is not
+        # counted yet: it is still of its old class).
+        _require_room_for_one_more(wallet.holder, klass)
     wallet.wallet_class = klass
     wallet.save(update_fields=["wallet_class"])
     ledger.accounts_set_policy(account_ids=[wallet.account_id], limits=klass.limits())
     return wallet
+
+
+def _require_room_for_one_more(holder: Holder, klass: WalletClass) -> None:
+    """WALLET_LIMIT_PER_PERSON if the person already holds `klass.wallets_per_person` open
+    personal wallets of the class, at any operator: they are one person to the central
+    bank through the keyed hash of their identity (or phone) number.
+
+    The count is taken under the person's row lock (`LinkedPerson`), which every opening
+    for them takes first, so two operators opening at once are serialised and the second
+    counts the first's wallet (READ COMMITTED: each statement sees what committed before
+    it). The refusal says nothing of where the other wallets are: an operator does not
+    learn where else its customer banks. Merchants, sub-wallets, closed wallets and
+    records made before links were kept (no link) are not counted."""
+    cap = klass.wallets_per_person
+    if cap is None or holder.kind != HolderKind.PERSON or not holder.identity_link:
+        return
+    link = holder.identity_link
+    LinkedPerson.objects.bulk_create([LinkedPerson(identity_link=link)], ignore_conflicts=True)
+    LinkedPerson.objects.select_for_update().get(identity_link=link)
+    held = (
+        Wallet.objects.filter(
+            holder__identity_link=link,
+            holder__kind=HolderKind.PERSON,
+            wallet_class=klass,
+            kind=WalletKind.PERSONAL,
+        )
+        .exclude(account__status=AccountStatus.CLOSED)
+        .count()
+    )
+    if held >= cap:
+        raise WalletError(
+            ErrorCode.WALLET_LIMIT_PER_PERSON,
+            f"this person already holds the most open class-{klass.number} wallets one "
+            f"person may hold across all operators ({cap})",
+            wallet_class=klass.number,
+            limit=cap,
+        )
 
 
 def _class_allowed(holder: Holder, number: int) -> WalletClass:
@@ -180,12 +224,22 @@ def _class_allowed(holder: Holder, number: int) -> WalletClass:
 
 @transaction.atomic
 def wallet_class_update(*, actor: Actor, number: int, **limits: int | None) -> WalletClass:
-    """Edit a class's limits (fen, None = none) and apply them to every wallet of the class."""
+    """Edit a class's limits (fen, None = none) and apply them to every wallet of the class;
+    and, as `wallets_per_person` (None = no cap), how many open wallets of the class one
+    person may hold across operators (new openings only: wallets held stay open)."""
     require_role(actor, Role.CB_POLICY)
-    if not set(limits) <= set(LIMIT_FIELDS):
+    if not set(limits) <= {*LIMIT_FIELDS, "wallets_per_person"}:
         raise WalletError(ErrorCode.INVALID_INPUT, f"unknown limits: {sorted(limits)}")
     klass = WalletClass.objects.select_for_update().get(number=number)
     for name, value in limits.items():
+        if (
+            name == "wallets_per_person"
+            and value is not None
+            and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000)
+        ):
+            raise WalletError(
+                ErrorCode.INVALID_INPUT, f"{name} must be a whole number, 1 to 1000", field=name
+            )
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 0
         ):

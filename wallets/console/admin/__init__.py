@@ -8,6 +8,7 @@ happens is the service's decision.
 
 from wallets.console.admin import (  # noqa: F401
     audit,
+    disclosures,
     escrow,
     holders,
     institutions,

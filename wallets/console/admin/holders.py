@@ -11,6 +11,7 @@ from unfold.decorators import action, display
 from ewallet.errors import ErrorCode, EwalletError
 from wallets import authority, selectors, services
 from wallets.console import forms
+from wallets.console.admin.disclosures import disclosure_request_url
 from wallets.console.base import ConsoleAdmin, ReadOnlyAdmin, actor, admin_url, nonce_form, yuan
 from wallets.exceptions import WalletError
 from wallets.models import FreezeOrder, Holder, Wallet, WalletStatusChange
@@ -52,9 +53,9 @@ class HolderAdmin(ConsoleAdmin):
     def get_object(self, request, object_id, from_field=None):
         holder = super().get_object(request, object_id, from_field)
         if holder is not None and not actor(request).sees_identity_of(holder):
-            # Page titles and breadcrumbs name a row by str(row), the holder's real name,
-            # and the masked numbers are numbers too: this copy (never saved, the page
-            # edits nothing) carries only what the viewer may see.
+            # Whatever on the page reads the row's fields (a title, a template, an action's
+            # facts) finds only what the viewer may see, and the masked numbers are numbers
+            # too: this copy is never saved (the page edits nothing).
             holder.display_name, holder.phone = holder.pseudonym, ""
             holder.id_number_masked = holder.bank_account_masked = ""
         return holder
@@ -87,7 +88,24 @@ class HolderAdmin(ConsoleAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    actions_detail = ["enrol_device"]
+    actions_detail = ["enrol_device", "request_disclosure"]
+
+    def has_disclose_permission(self, request, object_id=None) -> bool:
+        """ "Request disclosure": central-bank issuers, on an anonymous holder's page."""
+        self.visible(request, object_id)
+        if not request.user.has_perm("wallets.add_identitydisclosure"):
+            return False
+        return object_id is None or self.get_object(request, str(object_id)).is_anonymous
+
+    @action(
+        description="Request disclosure",
+        url_path="disclose",
+        permissions=["disclose"],
+        icon="person_search",
+    )
+    def request_disclosure(self, request, object_id):
+        holder = self.scoped_object(request, object_id)
+        return HttpResponseRedirect(disclosure_request_url(holder))
 
     def has_device_permission(self, request, object_id=None) -> bool:
         self.visible(request, object_id)

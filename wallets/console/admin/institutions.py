@@ -8,7 +8,7 @@ from unfold.decorators import action, display
 from wallets import selectors, services
 from wallets.console import forms
 from wallets.console.base import ConsoleAdmin, ReadOnlyAdmin, actor, yuan
-from wallets.models import IssuanceRequest, Operator, OperatorStatus, WalletClass
+from wallets.models import LIMIT_FIELDS, IssuanceRequest, Operator, OperatorStatus, WalletClass
 
 
 @admin.register(Operator)
@@ -267,6 +267,7 @@ class WalletClassAdmin(ConsoleAdmin):
         "single_yuan",
         "daily_yuan",
         "annual_yuan",
+        "per_person",
         "updated_at",
         "updated_by",
     ]
@@ -292,6 +293,10 @@ class WalletClassAdmin(ConsoleAdmin):
     def annual_yuan(self, obj):
         return yuan(obj.annual_limit)
 
+    @display(description="wallets per person")
+    def per_person(self, obj):
+        return "—" if obj.wallets_per_person is None else obj.wallets_per_person
+
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -311,6 +316,8 @@ class WalletClassAdmin(ConsoleAdmin):
         klass = self.scoped_object(request, object_id)
 
         def perform(data):
+            if "wallets_per_person" not in request.POST:  # a form without it keeps the cap
+                data = {name: value for name, value in data.items() if name in LIMIT_FIELDS}
             services.wallet_class_update(actor=actor(request), number=klass.number, **data)
             return (
                 f"class {klass.number} limits changed; every wallet of the class follows",
@@ -322,7 +329,7 @@ class WalletClassAdmin(ConsoleAdmin):
             request,
             forms.WalletClassForm,
             perform,
-            initial=klass.limits(),
+            initial={**klass.limits(), "wallets_per_person": klass.wallets_per_person},
             title=f"Limits of class {klass.number}",
             submit_label="Save limits",
             intro=f"{klass.kyc_requirement}. Applies to every wallet of the class at once; "
@@ -364,6 +371,7 @@ class WalletClassChangeAdmin(ReadOnlyAdmin):
         "single_yuan",
         "daily_yuan",
         "annual_yuan",
+        "per_person",
     ]
     list_filter = ["number"]
     ordering = ["-history_date", "-history_id"]
@@ -372,3 +380,4 @@ class WalletClassChangeAdmin(ReadOnlyAdmin):
     single_yuan = WalletClassAdmin.single_yuan
     daily_yuan = WalletClassAdmin.daily_yuan
     annual_yuan = WalletClassAdmin.annual_yuan
+    per_person = WalletClassAdmin.per_person

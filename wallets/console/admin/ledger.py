@@ -68,11 +68,21 @@ class PostingAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditLeaf)
 class AuditLeafAdmin(ReadOnlyAdmin):
-    list_display = ["index", "transfer", "leaf_hash_hex", "chain_hash_hex"]
-    search_fields = ["=index", "=transfer__id"]
+    # A leaf records a settled transfer or an event (an identity disclosure and its
+    # readings): events carry pseudonyms only, and only the central bank opens this page.
+    list_display = ["index", "transfer", "event_kind", "leaf_hash_hex", "chain_hash_hex"]
+    list_filter = [("event", admin.EmptyFieldListFilter)]
+    search_fields = ["=index", "=transfer__id", "event__kind"]
     ordering = ["-index"]
-    fields = ["index", "transfer", "entry", "leaf_hash_hex", "chain_hash_hex"]
+    fields = ["index", "transfer", "event_kind", "entry", "leaf_hash_hex", "chain_hash_hex"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("event")
+
+    @display(description="event")
+    def event_kind(self, obj):
+        return obj.event.kind if obj.event_id else "—"
 
     @display(description="leaf hash")
     def leaf_hash_hex(self, obj):
