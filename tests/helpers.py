@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Group, User
 
 from ewallet.money import yuan
+from settlement.audit.checkpoint import checkpoint_seal
+from settlement.audit.verify import audit_verify
 from settlement.models import Account, Transfer
+from settlement.selectors import money_totals
 from settlement.services import transfers_settle
 from wallets import services
 from wallets.actors import Actor
@@ -35,6 +38,17 @@ def key(prefix: str = "t") -> str:
 
 def settle() -> None:
     transfers_settle()
+
+
+def assert_every_fen_kept() -> None:
+    """Settle what is queued and seal a checkpoint; then e-CNY in circulation equals what
+    was issued and what backs it, and the audit log verifies against the ledger."""
+    settle()
+    checkpoint_seal()
+    totals = money_totals()
+    assert totals.circulation == -totals.issuance == totals.backing
+    report = audit_verify()
+    assert report.ok, report
 
 
 def balance(wallet_or_account) -> int:

@@ -13,20 +13,14 @@ from settlement.audit.checkpoint import checkpoint_seal
 from settlement.audit.verify import audit_verify
 from settlement.batch import settle_batch
 from settlement.models import AuditLeaf, LimitUsage, Transfer, TransferKind
-from settlement.selectors import money_totals
 from settlement.services import LegSpec, TransferSpec
-from tests.helpers import balance, key, settle
+from tests.helpers import assert_every_fen_kept, balance, key, settle
 
 
 @pytest.fixture(autouse=True)
 def every_fen_kept(world, audit_key):
     yield
-    settle()
-    checkpoint_seal()
-    totals = money_totals()
-    assert totals.circulation == -totals.issuance == totals.backing
-    report = audit_verify()
-    assert report.ok, report
+    assert_every_fen_kept()
 
 
 def spec(payer, payee, amount, *, linked=False, name=None) -> TransferSpec:

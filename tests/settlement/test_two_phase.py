@@ -16,9 +16,8 @@ from settlement import services
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.audit.verify import audit_verify
 from settlement.models import Account, AuditLeaf, LimitUsage, Transfer, TransferKind
-from settlement.selectors import money_totals
 from settlement.services import LegSpec
-from tests.helpers import key, settle
+from tests.helpers import assert_every_fen_kept, key, settle
 
 HOUR = timedelta(hours=1)
 
@@ -26,12 +25,7 @@ HOUR = timedelta(hours=1)
 @pytest.fixture(autouse=True)
 def every_fen_kept(world, audit_key):
     yield
-    settle()
-    checkpoint_seal()
-    totals = money_totals()
-    assert totals.circulation == -totals.issuance == totals.backing
-    report = audit_verify()
-    assert report.ok, report
+    assert_every_fen_kept()
 
 
 @pytest.fixture

@@ -11,12 +11,9 @@ from django.utils import timezone
 
 from ewallet.errors import EwalletError
 from ewallet.money import yuan
-from settlement.audit.checkpoint import checkpoint_seal
-from settlement.audit.verify import audit_verify
 from settlement.models import Account, Transfer, TransferKind
-from settlement.selectors import money_totals
 from settlement.services import pendings_expire
-from tests.helpers import key, settle, user_with
+from tests.helpers import assert_every_fen_kept, key, settle, user_with
 from wallets import selectors, services
 from wallets.actors import Actor
 from wallets.models import Escrow, FreezeScope
@@ -35,12 +32,7 @@ def every_fen_kept(world, audit_key):
     """After every example: e-CNY in circulation equals what was issued and what backs it,
     and the audit log (reserved funds included) verifies against the ledger."""
     yield
-    settle()
-    checkpoint_seal()
-    totals = money_totals()
-    assert totals.circulation == -totals.issuance == totals.backing
-    report = audit_verify()
-    assert report.ok, report
+    assert_every_fen_kept()
 
 
 @pytest.fixture

@@ -10,11 +10,8 @@ from django.utils import timezone
 
 from ewallet.errors import EwalletError
 from ewallet.money import yuan
-from settlement.audit.checkpoint import checkpoint_seal
-from settlement.audit.verify import audit_verify
 from settlement.models import Transfer, TransferKind
-from settlement.selectors import money_totals
-from tests.helpers import balance, key, settle
+from tests.helpers import assert_every_fen_kept, balance, key, settle
 from wallets import selectors, services
 from wallets.actors import Actor
 from wallets.models import FreezeScope, VoucherGrant, VoucherProgramme, VoucherProgrammeStatus
@@ -25,11 +22,7 @@ def every_fen_kept(world, audit_key):
     """After every example: e-CNY in circulation (vouchers and programmes included) equals
     what was issued and what backs it, and the audit log verifies against the ledger."""
     yield
-    settle()
-    checkpoint_seal()
-    totals = money_totals()
-    assert totals.circulation == -totals.issuance == totals.backing
-    assert audit_verify().ok
+    assert_every_fen_kept()
 
 
 def refused(code: str, call, *args, **kwargs) -> EwalletError:
