@@ -63,6 +63,13 @@ class ErrorCode(StrEnum):
     SUB_WALLET_EXHAUSTED = "SUB_WALLET_EXHAUSTED"  # a pull beyond what is left of the cap
     SUB_WALLET_REVOKED = "SUB_WALLET_REVOKED"
     SUB_WALLET_EXPIRED = "SUB_WALLET_EXPIRED"
+    # Dual-offline hardware wallets
+    DEVICE_BLOCKED = "DEVICE_BLOCKED"  # a double spend was seen: no loads, no unloads
+    OFFLINE_CAP_EXCEEDED = "OFFLINE_CAP_EXCEEDED"  # a load past the central bank's cap
+    OFFLINE_SIGNATURE_INVALID = "OFFLINE_SIGNATURE_INVALID"  # not signed by the payer device
+    OFFLINE_DEVICE_UNKNOWN = "OFFLINE_DEVICE_UNKNOWN"  # a payer or payee never registered
+    OFFLINE_NOT_A_PARTY = "OFFLINE_NOT_A_PARTY"  # uploaded by a device that neither paid nor got it
+    OFFLINE_RESERVE_EXCEEDED = "OFFLINE_RESERVE_EXCEEDED"  # the payer's reserve was spent twice
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -103,6 +110,12 @@ STATUS_BY_CODE = {
     ErrorCode.SUB_WALLET_EXHAUSTED: 409,
     ErrorCode.SUB_WALLET_REVOKED: 409,
     ErrorCode.SUB_WALLET_EXPIRED: 409,
+    ErrorCode.DEVICE_BLOCKED: 409,
+    ErrorCode.OFFLINE_CAP_EXCEEDED: 409,
+    ErrorCode.OFFLINE_SIGNATURE_INVALID: 400,
+    ErrorCode.OFFLINE_DEVICE_UNKNOWN: 404,
+    ErrorCode.OFFLINE_NOT_A_PARTY: 400,
+    ErrorCode.OFFLINE_RESERVE_EXCEEDED: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

@@ -41,6 +41,22 @@ LIMIT_PRESETS = {
 }
 
 
+# The most a hardware wallet may hold offline, by the class of the wallet it is registered
+# to, in yuan: the central bank's risk parameter for dual-offline payments (Suzhou, 2020).
+# No published figure: assumed, a tenth of class 4's balance cap for anonymous wallets and
+# growing with KYC. Bounded because an offline payment cannot be checked against a balance:
+# a cloned device's payees share at most this much between them.
+OFFLINE_RESERVE_CAPS_DEFAULT = {1: 5_000, 2: 2_000, 3: 1_000, 4: 500}
+
+
+def seed_offline_limits(offline_limit_model) -> None:
+    """Create missing offline limits with the defaults, in fen."""
+    for number, cap in OFFLINE_RESERVE_CAPS_DEFAULT.items():
+        offline_limit_model.objects.get_or_create(
+            wallet_class_id=number, defaults={"reserve_cap": cap * 100}
+        )
+
+
 def seed_reference_data(wallet_class_model) -> None:
     """Create missing wallet classes with the default limits, in fen."""
     fields = ("balance_cap", "single_limit", "daily_limit", "annual_limit")

@@ -1,6 +1,7 @@
 """The e-CNY product's records: institutions, holders and wallets (`core`), merchant
 acquiring (`acquiring`), conditional payments (`escrow`), consumption vouchers
-(`vouchers`) and sub-wallets pushed to merchants (`subwallets`)."""
+(`vouchers`), sub-wallets pushed to merchants (`subwallets`) and dual-offline hardware
+wallets (`offline`)."""
 
 from wallets.models.acquiring import (
     DeliveryState,
@@ -52,6 +53,15 @@ from wallets.models.escrow import (
     EscrowCondition,
     EscrowState,
 )
+from wallets.models.offline import (
+    DoubleSpendAlert,
+    DoubleSpendShape,
+    OfflineDevice,
+    OfflineDeviceState,
+    OfflineLimit,
+    OfflinePayment,
+    OfflineSettlement,
+)
 from wallets.models.subwallets import SubWallet, SubWalletState, new_sub_wallet_code
 from wallets.models.vouchers import (
     VoucherApplication,
@@ -68,6 +78,8 @@ __all__ = [
     "AuditVerification",
     "CentralBank",
     "DeliveryState",
+    "DoubleSpendAlert",
+    "DoubleSpendShape",
     "Escrow",
     "EscrowCondition",
     "EscrowState",
@@ -85,6 +97,11 @@ __all__ = [
     "MerchantPayment",
     "MerchantStaff",
     "MerchantStatus",
+    "OfflineDevice",
+    "OfflineDeviceState",
+    "OfflineLimit",
+    "OfflinePayment",
+    "OfflineSettlement",
     "Operator",
     "OperatorStaff",
     "OperatorStatus",
