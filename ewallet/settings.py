@@ -285,6 +285,10 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventTypeEnum": "wallets.models.WebhookEventType",
         "MoneyDirectionEnum": [("in", "in"), ("out", "out")],
         "HealthStatusEnum": [("ok", "ok"), ("degraded", "degraded")],
+        "OfflineDeviceStateEnum": "wallets.models.OfflineDeviceState",
+        "DoubleSpendShapeEnum": "wallets.models.DoubleSpendShape",
+        "OfflinePaymentStateEnum": [(s, s) for s in ("SETTLED", "QUEUED", "HELD", "SHORT")],
+        "SyncOutcomeEnum": [(s, s) for s in ("ACCEPTED", "DUPLICATE", "REFUSED")],
     },
 }
 # Problem `type` URIs are this plus the code in kebab case (RFC 9457 section 3.1.1).

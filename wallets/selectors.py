@@ -152,11 +152,14 @@ def freeze_orders_visible_to(actor: Actor) -> QuerySet[FreezeOrder]:
 
 
 def accounts_visible_to(actor: Actor) -> QuerySet[Account] | None:
-    """Ledger accounts in scope (wallets, and an operator's own vault and reserve)."""
+    """Ledger accounts in scope (wallets and their hardware wallets' reserves, and an
+    operator's own vault and reserve)."""
     scope = wallet_scope(actor)
     if scope is None:
         return None
-    accounts = Q(pk__in=Wallet.objects.filter(scope).values("account_id"))
+    wallets = Wallet.objects.filter(scope)
+    accounts = Q(pk__in=wallets.values("account_id"))
+    accounts |= Q(pk__in=OfflineDevice.objects.filter(wallet__in=wallets).values("account_id"))
     if actor.operator_id is not None:
         operator = Operator.objects.filter(pk=actor.operator_id)
         accounts |= Q(pk__in=operator.values("vault_account_id"))
@@ -659,6 +662,20 @@ def offline_payments_with_settlement(queryset: QuerySet[OfflinePayment]) -> Quer
     return queryset.annotate(
         paid=moved(TransferState.SETTLED), queued=moved(TransferState.RECEIVED)
     )
+
+
+def offline_payment_state(payment) -> str:
+    """Of a payment from `offline_payments_with_settlement`: SHORT, the payer's reserve pays
+    less than the amount (a double spend); SETTLED, all of it paid; QUEUED, on its way;
+    HELD, the ledger refused its transfer (the payee's wallet frozen, closed or at its cap)
+    and a later sync tries again."""
+    if payment.allocated < payment.amount:
+        return "SHORT"
+    if payment.paid == payment.amount:
+        return "SETTLED"
+    if payment.paid + payment.queued == payment.amount:
+        return "QUEUED"
+    return "HELD"
 
 
 def double_spend_alerts_visible_to(actor: Actor) -> QuerySet[DoubleSpendAlert]:

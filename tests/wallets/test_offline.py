@@ -4,6 +4,7 @@ three shapes of a double spend, each caught, the device blocked, and no more pai
 was loaded. After every example the money is all there and the audit log verifies."""
 
 import random
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
@@ -136,14 +137,29 @@ def test_registering_a_device_gives_it_a_reserve_and_a_certificate(world, alice,
         wallet=alice,
         public_key=offline.public_key_of(offline.Device.new_key(random.Random(3))),
     )
+    # A merchant's counter terminal takes payments too; a sub-wallet has no device.
     shop = world.wallet("Tea shop", merchant=True, klass=1)
     assert shop.kind == WalletKind.MERCHANT
-    refused(
-        "INVALID_INPUT",
-        services.offline_device_register,
+    terminal = services.offline_device_register(
         actor=staff,
         wallet=shop,
         public_key=offline.public_key_of(offline.Device.new_key(random.Random(4))),
+    )
+    assert terminal.cap == yuan(5_000)  # class 1
+    rides = world.merchant("Suzhou Rides", mcc="4121")
+    sub = services.sub_wallet_push(
+        actor=staff,
+        parent=alice,
+        merchant=rides.merchant.code,
+        cap=yuan(10),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    refused(
+        "PERMISSION_DENIED",
+        services.offline_device_register,
+        actor=staff,
+        wallet=sub.wallet,
+        public_key=offline.public_key_of(offline.Device.new_key(random.Random(5))),
     )
 
 

@@ -2,7 +2,7 @@
 pay each other with no network and settle when either syncs (wallets/offline.py holds the
 format, the checks and the device simulator; wallets/services/offline.py the rules).
 
-A device is registered to a personal wallet with its Ed25519 public key and gets a ledger
+A device is registered to a wallet with its Ed25519 public key and gets a ledger
 account of its own (kind ESCROW, so it counts in circulation): its **offline reserve**.
 Loading moves e-CNY from the wallet into it, capped by the central bank's risk parameter
 for the wallet's class (`OfflineLimit`). A synced payment is paid out of the payer device's

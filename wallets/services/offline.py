@@ -64,7 +64,6 @@ from wallets.models import (
     OfflineSettlement,
     Operator,
     Wallet,
-    WalletKind,
 )
 from wallets.roles import Role
 from wallets.selectors import blocked_devices, unique_row
@@ -133,21 +132,18 @@ def _class_cap(wallet: Wallet) -> int:
 def offline_device_register(
     *, actor: Actor, wallet: Wallet, public_key: bytes, name: str = ""
 ) -> OfflineDevice:
-    """Register a hardware wallet's Ed25519 public key to a personal wallet, by whoever may
-    pay from the wallet (its holder, or its operator's staff issuing the card). The device
+    """Register a hardware wallet's Ed25519 public key to a wallet (a person's, or a
+    merchant's counter terminal), by whoever may pay from it (its holder, or its
+    operator's staff issuing the card; nobody pays from a sub-wallet, so none has one). The device
     gets a reserve account of its own and a certificate from the offline CA naming its id,
-    its key and its cap (the wallet class's offline limit now). Refused: INVALID_INPUT (not
-    a personal wallet, not a key), CONFLICT (the key is registered), OPERATOR_SUSPENDED."""
+    its key and its cap (the wallet class's offline limit now). Refused: INVALID_INPUT (not a
+    key), CONFLICT (the key is registered), OPERATOR_SUSPENDED."""
     if not sees_wallet(actor, wallet):
         raise WalletError(ErrorCode.NOT_FOUND, f"no wallet {wallet.number}", field="wallet")
     if not may_pay_from(actor, wallet):
         raise WalletError(
             ErrorCode.PERMISSION_DENIED,
             "only the wallet's holder or its operator's staff register its devices",
-        )
-    if wallet.kind != WalletKind.PERSONAL:
-        raise WalletError(
-            ErrorCode.INVALID_INPUT, "devices are registered to personal wallets", field="wallet"
         )
     try:
         device_id = offline.device_id_of(bytes(public_key))
