@@ -13,6 +13,7 @@ from wallets.console.admin import (  # noqa: F401
     institutions,
     ledger,
     merchants,
+    offline,
     subwallets,
     users,
     vouchers,
