@@ -464,6 +464,14 @@ class Device:
         self.outbox.append(signed)
         return signed
 
+    def withdraw(self, signed: SignedPayment) -> None:
+        """The payee refused it: the payment never happened, so it is not uploaded and its
+        amount is spendable again. The counter stays where it is (a signature cannot be
+        taken back, so the next payment names it as its previous one)."""
+        self.outbox.remove(signed)
+        self.sent.remove(signed)
+        self.spent -= signed.payment.amount
+
     def upload(self) -> list[SignedPayment]:
         """What to sync: every payment sent or received since the last sync."""
         return list(self.outbox)

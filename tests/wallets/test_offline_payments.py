@@ -212,6 +212,17 @@ def test_every_offline_refusal_of_the_payee(alice, bob, carol):
     assert bob.received == [offer.signed]
 
 
+def test_a_refused_payment_is_withdrawn_and_the_counter_stays(alice, bob, carol):
+    offer = alice.pay(carol.id, 1_000, at_ms=NOW_MS)
+    refused("OFFLINE_WRONG_PAYEE", bob.receive, offer, now_s=NOW_S)
+    alice.withdraw(offer.signed)
+    assert (alice.balance, alice.outbox, alice.counter) == (50_000, [], 1)
+    second = alice.pay(bob.id, 1_000, at_ms=NOW_MS).signed.payment
+    assert (second.counter, second.prev_hash) == (2, offer.signed.hash)
+    # The server never sees counter 1: a gap, not a double spend.
+    assert offline.double_spends([second], 50_000) == []
+
+
 def test_a_clone_paying_the_same_payee_with_a_used_counter_is_refused_offline(alice, bob):
     clone = alice.clone()
     bob.receive(alice.pay(bob.id, 40_000, at_ms=NOW_MS), now_s=NOW_S)

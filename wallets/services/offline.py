@@ -311,14 +311,22 @@ def offline_sync(
     ids = {d for s in payments for d in (s.payment.payer, s.payment.payee)}
     devices = {d.device_id: d for d in OfflineDevice.objects.filter(device_id__in=ids)}
     groups: dict[int, list[tuple[int, offline.SignedPayment]]] = defaultdict(list)
+    hashes: dict[int, str] = {}
+    for index, signed in enumerate(payments):
+        try:
+            hashes[index] = signed.hash.hex()
+        except offline.OfflineRefused as error:
+            items[index] = SyncItem(SyncOutcome.REFUSED, "", error.code, error.message)
+    # A payment the server holds was verified when it came: from the other side, it is
+    # only answered DUPLICATE.
+    known = set(
+        OfflinePayment.objects.filter(hash__in=set(hashes.values())).values_list("hash", flat=True)
+    )
     started = time.perf_counter()
     verified = 0
     for index, signed in enumerate(payments):
         payment = signed.payment
-        try:
-            payment.encode()
-        except offline.OfflineRefused as error:
-            items[index] = SyncItem(SyncOutcome.REFUSED, "", error.code, error.message)
+        if index not in hashes:
             continue
         if device.device_id not in (payment.payer, payment.payee):
             items[index] = _refused(
@@ -334,6 +342,9 @@ def offline_sync(
             continue
         if payment.amount > MAX_AMOUNT_FEN:
             items[index] = _refused(signed, ErrorCode.INVALID_AMOUNT, "beyond any reserve")
+            continue
+        if hashes[index] in known:
+            groups[payer.pk].append((index, signed))
             continue
         verified += 1
         if not signed.verify(bytes.fromhex(payer.public_key)):
