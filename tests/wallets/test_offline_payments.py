@@ -329,9 +329,9 @@ def _cheater_payments(seed: int):
     payer, payees = device(seed, loaded=50_000), [device(seed + i) for i in (100, 200, 300)]
     clone = payer.clone()
     for _ in range(4):
-        payer.pay(rng.choice(payees).id, rng.randint(1, 15_000), at_ms=NOW_MS)
+        payer.pay(rng.choice(payees).id, rng.randint(1, 12_000), at_ms=NOW_MS)
     for _ in range(3):
-        clone.pay(rng.choice(payees).id, rng.randint(1, 15_000), at_ms=NOW_MS)
+        clone.pay(rng.choice(payees).id, rng.randint(1, 12_000), at_ms=NOW_MS)
     fork = clone.clone()
     fork.skip(50)
     fork.pay(rng.choice(payees).id, 777, at_ms=NOW_MS, check_balance=False)
