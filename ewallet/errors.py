@@ -69,7 +69,6 @@ class ErrorCode(StrEnum):
     OFFLINE_SIGNATURE_INVALID = "OFFLINE_SIGNATURE_INVALID"  # not signed by the payer device
     OFFLINE_DEVICE_UNKNOWN = "OFFLINE_DEVICE_UNKNOWN"  # a payer or payee never registered
     OFFLINE_NOT_A_PARTY = "OFFLINE_NOT_A_PARTY"  # uploaded by a device that neither paid nor got it
-    OFFLINE_RESERVE_EXCEEDED = "OFFLINE_RESERVE_EXCEEDED"  # the payer's reserve was spent twice
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -115,7 +114,6 @@ STATUS_BY_CODE = {
     ErrorCode.OFFLINE_SIGNATURE_INVALID: 400,
     ErrorCode.OFFLINE_DEVICE_UNKNOWN: 404,
     ErrorCode.OFFLINE_NOT_A_PARTY: 400,
-    ErrorCode.OFFLINE_RESERVE_EXCEEDED: 409,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

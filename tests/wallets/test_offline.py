@@ -392,7 +392,7 @@ def test_a_payment_the_ledger_refuses_is_tried_again_at_a_later_sync(world, alic
     offline_sync(world, a)  # within the retry window: not tried yet
     assert Transfer.objects.filter(kind="OFFLINE_PAYMENT").count() == 1
     with override_settings(EWALLET_OFFLINE_RETRY_SECONDS=0):
-        offline_sync(world, a)
+        offline_sync(world, b)  # the payee's sync, with nothing to upload, tries it again
     assert balance(bob) == yuan(125)
     assert Transfer.objects.filter(kind="OFFLINE_PAYMENT", state="SETTLED").count() == 1
 

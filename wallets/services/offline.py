@@ -355,9 +355,15 @@ def offline_sync(
         groups[payer.pk].append((index, signed))
     timing = [time.perf_counter() - started]
 
+    # Payers of payments to this device the ledger refused once: tried again now.
+    held = set(
+        OfflinePayment.objects.filter(
+            payee=device, settlements__transfer__state=TransferState.REJECTED
+        ).values_list("payer_id", flat=True)
+    )
     with transaction.atomic():
         # Lock order: device id, always, so two syncs never wait on each other in a ring.
-        for payer_pk in sorted({*groups, device.pk}):
+        for payer_pk in sorted({*groups, device.pk, *held}):
             payer = OfflineDevice.objects.select_for_update().get(pk=payer_pk)
             for index, item in _store(payer, groups.get(payer_pk, []), devices, device):
                 items[index] = item
