@@ -284,7 +284,8 @@ def test_a_suzhou_2020_run_pays_offline_syncs_late_and_catches_the_cheaters(
     assert offline["synced_fen"] == offline["paid_fen"] + offline["loss_fen"]
     assert offline["paid_out_fen"] == offline["paid_fen"] <= offline["loaded_fen"]
     assert offline["honest_blocked"] == 0
-    assert sum(offline["cheaters"].values()) == 2 == offline["cheaters_blocked"]
+    assert sum(offline["cheaters"].values()) == 2
+    assert offline["cheaters_blocked"] == offline["cheaters_double_spent"] > 0
     assert set(offline["double_spends"]) <= {"COUNTER_REUSED", "FORK", "OVER_RESERVE"}
     assert offline["verified"] >= offline["payments_synced"]
     assert offline["verified_per_second"] > 0

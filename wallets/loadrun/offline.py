@@ -51,6 +51,7 @@ class Card:
     merchant: bool = False
     cheat: str | None = None
     twin: offline.Device | None = None  # a cheater's clone
+    accepted: list[offline.Payment] = field(default_factory=list)  # what payees took of it
 
 
 @dataclass
@@ -197,6 +198,7 @@ def offline_day(offline_run: OfflineRun) -> dict:
                 payer.withdraw(offer.signed)
                 continue
             accepted += 1
+            card.accepted.append(offer.signed.payment)
             signed_at[offer.signed.hash.hex()] = at
         else:
             outbox = card.device.upload()
@@ -261,6 +263,12 @@ def offline_report(offline_run: OfflineRun) -> dict:
         "paid_fen": totals["allocated"] or 0,
         "paid_out_fen": sum(r.paid_out for r in reserves),
         "cheaters": dict(Counter(c.cheat for c in cheaters)),
+        # A seeded cheater spent twice only if its payees took more than one branch, or more
+        # than it loaded (a clone whose payees all refused it, or a tampered card that kept
+        # within its reserve, did not).
+        "cheaters_double_spent": sum(
+            1 for c in cheaters if offline.double_spends(c.accepted, c.device.loaded)
+        ),
         "cheaters_blocked": sum(1 for c in cheaters if c.record.pk in blocked),
         "honest_blocked": sum(
             1 for c in offline_run.cards if not c.cheat and c.record.pk in blocked

@@ -183,8 +183,9 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
             f"({figures['synced_fen'] / 100:,.2f} CNY) from {figures['cards']:,} cards; sync lag "
             f"p50 {lag.get('p50', 0):.1f} h, p95 {lag.get('p95', 0):.1f} h; "
             f"{figures['verified_per_second'] or 0:,} payments verified/s at sync; double "
-            f"spends {figures['double_spends'] or 'none'}, {figures['cheaters_blocked']} of "
-            f"{sum(figures['cheaters'].values())} cheaters blocked; loss "
+            f"spends {figures['double_spends'] or 'none'}; {figures['cheaters_blocked']} cards "
+            f"blocked, of {figures['cheaters_double_spent']} that spent twice "
+            f"({sum(figures['cheaters'].values())} seeded cheaters); loss "
             f"{figures['loss_fen'] / 100:,.2f} CNY to {figures['payees_short']} payees"
         )
     write_report(folder, report)

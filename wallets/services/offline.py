@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from ewallet.errors import ErrorCode
@@ -194,14 +194,17 @@ class Reserve:
         return self.loaded + self.loading - self.allocated
 
 
-def _reserve(device: OfflineDevice) -> Reserve:
+def _reserve(device: OfflineDevice, allocated: int | None = None) -> Reserve:
+    """Its loads from the ledger (one query); `allocated` as given, or summed."""
     loads = TransferLeg.objects.filter(
         credit_id=device.account_id, transfer__kind=TransferKind.OFFLINE_LOAD
+    ).aggregate(
+        settled=Sum("amount", filter=Q(transfer__state=TransferState.SETTLED)),
+        queued=Sum("amount", filter=Q(transfer__state=TransferState.RECEIVED)),
     )
-    settled = loads.filter(transfer__state=TransferState.SETTLED).aggregate(n=Sum("amount"))["n"]
-    queued = loads.filter(transfer__state=TransferState.RECEIVED).aggregate(n=Sum("amount"))["n"]
-    allocated = device.payments_sent.aggregate(n=Sum("allocated"))["n"]
-    return Reserve(settled or 0, queued or 0, allocated or 0)
+    if allocated is None:
+        allocated = device.payments_sent.aggregate(n=Sum("allocated"))["n"]
+    return Reserve(loads["settled"] or 0, loads["queued"] or 0, allocated or 0)
 
 
 def _lock(device: OfflineDevice) -> OfflineDevice:
@@ -449,15 +452,11 @@ def _settle(payer: OfflineDevice, timing: list[float]) -> None:
     """With the payer device locked: record the double spends all its payments show (and
     block it on any), decide what its reserve pays of each, first synced first paid, and
     queue a transfer for what is due but not yet on its way."""
-    rows = list(payer.payments_sent.order_by("pk"))
+    rows = list(payer.payments_sent.select_related("payee__wallet").order_by("pk"))
     if not rows:
         return
-    reserve = _reserve(payer)
-    device_ids = dict(
-        OfflineDevice.objects.filter(pk__in={r.payee_id for r in rows} | {payer.pk}).values_list(
-            "pk", "device_id"
-        )
-    )
+    reserve = _reserve(payer, allocated=0)
+    device_ids = {r.payee_id: r.payee.device_id for r in rows} | {payer.pk: payer.device_id}
     started = time.perf_counter()
     findings = offline.double_spends([_as_payment(r, device_ids) for r in rows], reserve.loaded)
     timing.append(time.perf_counter() - started)
@@ -500,11 +499,6 @@ def _queue_due(payer: OfflineDevice, rows: list[OfflinePayment]) -> None:
     ):
         settlements[settlement.payment_id].append(settlement)
     retry_after = timezone.now() - timedelta(seconds=settings.EWALLET_OFFLINE_RETRY_SECONDS)
-    wallets = dict(
-        OfflineDevice.objects.filter(pk__in={r.payee_id for r in rows}).values_list(
-            "pk", "wallet__account_id"
-        )
-    )
     for row in rows:
         made = settlements[row.pk]
         moving = sum(s.amount for s in made if s.transfer.state != TransferState.REJECTED)
@@ -516,7 +510,7 @@ def _queue_due(payer: OfflineDevice, rows: list[OfflinePayment]) -> None:
             continue
         transfer, _ = ledger.transfer_submit(
             kind=TransferKind.OFFLINE_UNLOAD if row.is_unload else TransferKind.OFFLINE_PAYMENT,
-            legs=[LegSpec(payer.account_id, wallets[row.payee_id], due)],
+            legs=[LegSpec(payer.account_id, row.payee.wallet.account_id, due)],
             idempotency_key=f"offline:{row.hash}:{len(made) + 1}",
             memo=f"offline {payer.device_id[:8]}#{row.counter}",
         )
