@@ -73,6 +73,12 @@ class ErrorCode(StrEnum):
     DISCLOSURE_DECIDED = "DISCLOSURE_DECIDED"  # already approved or rejected
     DISCLOSURE_EXPIRED = "DISCLOSURE_EXPIRED"  # lapsed unapproved, or its reading window ended
     DUPLICATE_APPROVAL = "DUPLICATE_APPROVAL"  # one approver counts once
+    # Dual-offline hardware wallets
+    DEVICE_BLOCKED = "DEVICE_BLOCKED"  # a double spend was seen: no loads, no unloads
+    OFFLINE_CAP_EXCEEDED = "OFFLINE_CAP_EXCEEDED"  # a load past the central bank's cap
+    OFFLINE_SIGNATURE_INVALID = "OFFLINE_SIGNATURE_INVALID"  # not signed by the payer device
+    OFFLINE_DEVICE_UNKNOWN = "OFFLINE_DEVICE_UNKNOWN"  # a payer or payee never registered
+    OFFLINE_NOT_A_PARTY = "OFFLINE_NOT_A_PARTY"  # uploaded by a device that neither paid nor got it
     # Audit
     AUDIT_KEY_MISSING = "AUDIT_KEY_MISSING"
     NOT_CHECKPOINTED = "NOT_CHECKPOINTED"
@@ -119,6 +125,11 @@ STATUS_BY_CODE = {
     ErrorCode.DISCLOSURE_DECIDED: 409,
     ErrorCode.DISCLOSURE_EXPIRED: 409,
     ErrorCode.DUPLICATE_APPROVAL: 409,
+    ErrorCode.DEVICE_BLOCKED: 409,
+    ErrorCode.OFFLINE_CAP_EXCEEDED: 409,
+    ErrorCode.OFFLINE_SIGNATURE_INVALID: 400,
+    ErrorCode.OFFLINE_DEVICE_UNKNOWN: 404,
+    ErrorCode.OFFLINE_NOT_A_PARTY: 400,
     ErrorCode.AUDIT_KEY_MISSING: 503,
     ErrorCode.NOT_CHECKPOINTED: 409,
     ErrorCode.IDEMPOTENCY_IN_FLIGHT: 409,

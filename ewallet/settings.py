@@ -291,6 +291,10 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventTypeEnum": "wallets.models.WebhookEventType",
         "MoneyDirectionEnum": [("in", "in"), ("out", "out")],
         "HealthStatusEnum": [("ok", "ok"), ("degraded", "degraded")],
+        "OfflineDeviceStateEnum": "wallets.models.OfflineDeviceState",
+        "DoubleSpendShapeEnum": "wallets.models.DoubleSpendShape",
+        "OfflinePaymentStateEnum": [(s, s) for s in ("SETTLED", "QUEUED", "HELD", "SHORT")],
+        "SyncOutcomeEnum": [(s, s) for s in ("ACCEPTED", "DUPLICATE", "REFUSED")],
     },
 }
 # Problem `type` URIs are this plus the code in kebab case (RFC 9457 section 3.1.1).
@@ -347,6 +351,16 @@ EWALLET_ESCROW_RETRY_SECONDS = env_int("EWALLET_ESCROW_RETRY_SECONDS", 3600)
 # return (the parent frozen, or at its balance cap) the sweep tries again (seconds).
 EWALLET_SUB_WALLET_MAX_DAYS = env_int("EWALLET_SUB_WALLET_MAX_DAYS", 366)
 EWALLET_SUB_WALLET_RETRY_SECONDS = env_int("EWALLET_SUB_WALLET_RETRY_SECONDS", 3600)
+# Dual-offline hardware wallets: the offline certificate authority's Ed25519 private key
+# (hex, 32 bytes; by default derived from SECRET_KEY like the keys above), how long a
+# device's certificate is valid (days), and how long after the ledger refused to pay an
+# offline payment (the payee's wallet frozen, or at its cap) a sync tries again (seconds).
+EWALLET_OFFLINE_CA_KEY = (
+    bytes.fromhex(os.environ.get("EWALLET_OFFLINE_CA_KEY", ""))
+    or hashlib.sha256(b"offline-ca:" + SECRET_KEY.encode()).digest()
+)
+EWALLET_OFFLINE_CERT_DAYS = env_int("EWALLET_OFFLINE_CERT_DAYS", 365)
+EWALLET_OFFLINE_RETRY_SECONDS = env_int("EWALLET_OFFLINE_RETRY_SECONDS", 3600)
 # Webhooks: per-attempt timeout (seconds), how long a delivery is retried before it is
 # given up (seconds), the first retry's delay (doubling each time, with jitter), how long
 # a rotated-out secret still signs beside the new one (seconds), and whether targets on

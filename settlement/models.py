@@ -130,11 +130,26 @@ class TransferKind(models.TextChoices):
     VOUCHER_FUND = "VOUCHER_FUND", "Voucher programme funding"
     VOUCHER_GRANT = "VOUCHER_GRANT", "Voucher grant"
     VOUCHER_RETURN = "VOUCHER_RETURN", "Voucher return at expiry"
+    # Dual-offline hardware wallets: a wallet loads a device's offline reserve; a synced
+    # offline payment is paid from it to the payee's wallet; an unload (a payment the device
+    # signed to itself) returns reserve to its own wallet.
+    OFFLINE_LOAD = "OFFLINE_LOAD", "Offline reserve load"
+    OFFLINE_PAYMENT = "OFFLINE_PAYMENT", "Offline payment settled"
+    OFFLINE_UNLOAD = "OFFLINE_UNLOAD", "Offline reserve unload"
 
 
 # Transfers that count against the payer's single, daily and annual limits. Funding a
-# sub-wallet counts: the money is committed to a merchant then (README, "Sub-wallets").
-PAYMENT_KINDS = frozenset({TransferKind.P2P, TransferKind.MERCHANT, TransferKind.SUB_WALLET_FUND})
+# sub-wallet counts: the money is committed to a merchant then (README, "Sub-wallets");
+# so does loading a device's offline reserve, spent with no limit checked (README,
+# "Dual-offline payments").
+PAYMENT_KINDS = frozenset(
+    {
+        TransferKind.P2P,
+        TransferKind.MERCHANT,
+        TransferKind.SUB_WALLET_FUND,
+        TransferKind.OFFLINE_LOAD,
+    }
+)
 # Transfers that decide a pending transfer, not move money of their own choosing.
 PHASE_KINDS = frozenset({TransferKind.POST, TransferKind.VOID, TransferKind.EXPIRE})
 

@@ -8,7 +8,9 @@ assert w.state(t) == ("REJECTED", "LIMIT_SINGLE")
 """
 
 import itertools
+import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import Group, User
 
@@ -22,6 +24,10 @@ from wallets import services
 from wallets.actors import Actor
 from wallets.models import HolderKind, KycMethod, Merchant, Operator, Wallet
 from wallets.roles import Role
+
+if TYPE_CHECKING:
+    from wallets import offline
+    from wallets.models import OfflineDevice
 
 KYC_FOR_CLASS = {
     1: KycMethod.IN_PERSON,
@@ -217,3 +223,69 @@ class World:
     def state(transfer: Transfer) -> tuple[str, str]:
         transfer.refresh_from_db()
         return transfer.state, transfer.reject_code
+
+
+# ---------------------------------------------------------------- offline hardware wallets
+
+_device_keys = itertools.count(1)
+
+
+@dataclass
+class HardwareWallet:
+    """A registered device (`record`, the server's row) and its simulator (`device`, which
+    pays and receives with no network), registered to `wallet`."""
+
+    record: "OfflineDevice"
+    device: "offline.Device"
+    wallet: Wallet
+
+    @property
+    def id(self) -> str:
+        return self.device.id
+
+
+def hardware_wallet(world: World, wallet: Wallet, *, load: int = 0) -> HardwareWallet:
+    """A hardware wallet registered to `wallet` by its operator's staff, `load` fen moved
+    into its reserve and settled, and its simulator told so."""
+    from wallets import offline
+    from wallets.models import OfflineDevice
+
+    secret = offline.Device.new_key(random.Random(f"device:{next(_device_keys)}"))
+    staff = world.staff_of[wallet.operator.code]
+    record = services.offline_device_register(
+        actor=staff, wallet=wallet, public_key=offline.public_key_of(secret), name="card"
+    )
+    certificate = offline.Certificate.decode(bytes.fromhex(record.certificate))
+    device = offline.Device(secret, certificate, services.offline_ca_public_key())
+    if load:
+        services.offline_device_load(
+            actor=staff, device=record, amount=load, idempotency_key=key("offline-load")
+        )
+        settle()
+        device.loaded = load
+    return HardwareWallet(OfflineDevice.objects.get(pk=record.pk), device, wallet)
+
+
+def offline_sync(world: World, hw: HardwareWallet, payments=None) -> "services.SyncResult":
+    """`hw` syncs (its outbox, or `payments`) through its operator's staff, and settles; the
+    simulator takes the server's word on loads and blocked devices."""
+    uploading = hw.device.upload() if payments is None else list(payments)
+    result = services.offline_sync(
+        actor=world.staff_of[hw.wallet.operator.code], device=hw.record, payments=uploading
+    )
+    settle()
+    loaded = selectors_reserve(hw.record)["loaded"]
+    hw.device.synced(
+        uploaded=len(uploading) if payments is None else 0, loaded=loaded, blocked=result.blocked
+    )
+    return result
+
+
+def selectors_reserve(record) -> dict:
+    """A device's reserve figures (selectors.offline_devices_with_reserve), in fen."""
+    from wallets import selectors
+    from wallets.models import OfflineDevice
+
+    row = selectors.offline_devices_with_reserve(OfflineDevice.objects.filter(pk=record.pk)).get()
+    names = ("loaded", "loading", "paid_out", "claimed", "allocated", "available", "shortfall")
+    return {name: getattr(row, name) for name in names} | {"state": row.state}

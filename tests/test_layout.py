@@ -19,6 +19,7 @@ DOMAIN = [
     "wallets/identity.py",
     "wallets/catalogue.py",
     "wallets/qr.py",
+    "wallets/offline.py",
     "wallets/qr_image.py",
     "wallets/webhook_signing.py",
     "wallets/webhook_targets.py",

@@ -14,6 +14,7 @@ from ewallet.errors import ErrorCode
 from wallets.actors import Actor
 from wallets.exceptions import WalletError
 from wallets.models import (
+    DoubleSpendAlert,
     Escrow,
     FreezeAuthority,
     FreezeOrder,
@@ -21,6 +22,7 @@ from wallets.models import (
     IdentityDisclosure,
     KycMethod,
     Merchant,
+    OfflineDevice,
     SubWallet,
     Wallet,
     WalletKind,
@@ -328,6 +330,54 @@ def reads_disclosed_identity(actor: Actor, disclosure: IdentityDisclosure) -> bo
         actor.user_id == disclosure.requested_by_id
         or disclosure.approvals.filter(approver_id=actor.user_id).exists()
     )
+
+
+# ---------------------------------------------------------------- offline hardware wallets
+
+
+def sees_offline_device(actor: Actor, device: OfflineDevice) -> bool:
+    """A hardware wallet, its reserve and its payments: whoever sees its wallet."""
+    return sees_wallet(actor, device.wallet)
+
+
+def offline_device_scope(actor: Actor, prefix: str = "") -> Q | None:
+    """`sees_offline_device` as a filter on OfflineDevice, or through `prefix` (e.g.
+    "payer__"); None means every row."""
+    if actor.is_central_bank:
+        return None
+    scope = Q(pk__in=[])
+    if actor.operator_id is not None:
+        scope |= Q(**{f"{prefix}wallet__operator_id": actor.operator_id})
+    for holder in (actor.holder_id, actor.merchant_holder_id):
+        if holder is not None:
+            scope |= Q(**{f"{prefix}wallet__holder_id": holder})
+    return scope
+
+
+def controls_offline_device(actor: Actor, device: OfflineDevice) -> bool:
+    """Registering, loading and syncing a hardware wallet: whoever may pay from its wallet,
+    its holder or its operator's staff (who issue the cards)."""
+    return may_pay_from(actor, device.wallet)
+
+
+def sees_double_spend_alert(actor: Actor, alert: DoubleSpendAlert) -> bool:
+    """A double spend is a matter for the device's operator and the central bank; the
+    holder is told by the device's state, not shown the case."""
+    return actor.is_central_bank or actor.is_staff_of(alert.device.wallet.operator_id)
+
+
+def double_spend_alert_scope(actor: Actor) -> Q | None:
+    """`sees_double_spend_alert` as a filter on DoubleSpendAlert; None means every row."""
+    if actor.is_central_bank:
+        return None
+    if actor.operator_id is not None:
+        return Q(device__wallet__operator_id=actor.operator_id)
+    return Q(pk__in=[])
+
+
+def acknowledges_double_spend_alert(actor: Actor, alert: DoubleSpendAlert) -> bool:
+    """The operator's staff take the case up (the central bank looks on)."""
+    return actor.is_staff_of(alert.device.wallet.operator_id)
 
 
 # ---------------------------------------------------------------- roles

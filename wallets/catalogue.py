@@ -48,6 +48,20 @@ LIMIT_PRESETS = {
 # several times the class's limits anonymously. Classes 1-3 are named wallets the central
 # bank can trace, left uncapped by default. The central bank's policy staff edit these.
 WALLETS_PER_PERSON_DEFAULT = {1: None, 2: None, 3: None, 4: 1}
+# The most a hardware wallet may hold offline, by the class of the wallet it is registered
+# to, in yuan: the central bank's risk parameter for dual-offline payments (Suzhou, 2020).
+# No published figure: assumed, a tenth of class 4's balance cap for anonymous wallets and
+# growing with KYC. Bounded because an offline payment cannot be checked against a balance:
+# a cloned device's payees share at most this much between them.
+OFFLINE_RESERVE_CAPS_DEFAULT = {1: 5_000, 2: 2_000, 3: 1_000, 4: 500}
+
+
+def seed_offline_limits(offline_limit_model) -> None:
+    """Create missing offline limits with the defaults, in fen."""
+    for number, cap in OFFLINE_RESERVE_CAPS_DEFAULT.items():
+        offline_limit_model.objects.get_or_create(
+            wallet_class_id=number, defaults={"reserve_cap": cap * 100}
+        )
 
 
 def seed_reference_data(wallet_class_model) -> None:

@@ -2,8 +2,9 @@
 
 Builds the central bank, the eight operators with one member of staff each, and a few
 hundred holders across wallet classes and operators (the load runs' builder,
-wallets/loadrun/setup.py), issues and loads e-CNY, freezes some wallets, runs a few
-thousand mixed payments (some refused by limits, funds and freezes), a short load run, and
+wallets/loadrun/setup.py), issues and loads e-CNY, freezes some wallets, pays offline
+between hardware wallets (a cloned card caught at sync), runs a few thousand mixed
+payments (some refused by limits, funds and freezes), a short load run, and
 checks the audit log. Everything goes through `wallets.services`; settlement happens
 wherever it is configured (in-process on the embedded default, `celery worker` processes
 with a broker).
@@ -22,9 +23,9 @@ from django.db import transaction
 from django.db.models import Count
 
 from ewallet.errors import EwalletError
-from ewallet.money import yuan
+from ewallet.money import format_fen, yuan
 from settlement.models import Transfer, TransferKind, TransferState
-from wallets import services, webhook_signing
+from wallets import offline, services, webhook_signing
 from wallets.actors import Actor
 from wallets.loadrun.drivers import InProcessDriver
 from wallets.loadrun.runner import RunOptions
@@ -36,7 +37,7 @@ from wallets.loadrun.setup import (
     population_build,
     population_with_live_caps,
 )
-from wallets.models import FreezeScope, Wallet
+from wallets.models import DoubleSpendAlert, FreezeScope, OfflinePayment, Wallet
 
 # Opening reserve deposits: yuan per percent of market share (ICBC, 20%: 40 million).
 RESERVE_YUAN_PER_SHARE = 2_000_000
@@ -87,6 +88,7 @@ class Demo:
         self.authority()
         self.acquiring()
         self.linked_payments()
+        self.offline()
         self.mixed_payments()
         self.load_run()
         return self.result
@@ -291,6 +293,62 @@ class Demo:
             f"linked payments: a holder pays a friend 50.00 and the friend pays a shop on, as "
             f"one chain; asking the shop one fen more than the friend would hold: {told[0]}, "
             f"nothing moved; asking 50.00: {told[1]}"
+        )
+
+    def offline(self) -> None:
+        """Dual-offline payments (Suzhou, 2020): a card pays a shop's terminal with no
+        network and the shop's sync settles it; a clone of the card spends the same reserve
+        again and is caught at the next sync, blocked, its payee paid what was left."""
+        people = Wallet.objects.filter(
+            number__in=[w.number for w in self.people],
+            freeze_orders__isnull=True,
+            wallet_class__number__lte=2,
+        ).order_by("pk")
+        payer, other = people[0], people[1]
+        shop = Wallet.objects.get(number=self.merchants[0].number)
+        rng = random.Random(f"demo-cards:{self.seed}")
+
+        def card(wallet: Wallet) -> tuple:
+            secret = offline.Device.new_key(rng)
+            record = services.offline_device_register(
+                actor=self.staff[wallet.operator_id],
+                wallet=wallet,
+                public_key=offline.public_key_of(secret),
+                name="card (demo)",
+            )
+            certificate = offline.Certificate.decode(bytes.fromhex(record.certificate))
+            return record, offline.Device(secret, certificate, services.offline_ca_public_key())
+
+        (card_row, card_device), (shop_row, terminal), (other_row, other_card) = (
+            card(payer),
+            card(shop),
+            card(other),
+        )
+        services.offline_device_load(
+            actor=self.staff[payer.operator_id],
+            device=card_row,
+            amount=yuan(200),
+            idempotency_key=self.key("offline-load"),
+        )
+        self.wait()
+        card_device.loaded = yuan(200)
+        clone = card_device.clone()
+        now_ms = int(time.time() * 1000)
+        terminal.receive(card_device.pay(terminal.id, yuan("36.80"), at_ms=now_ms), now_s=0)
+        other_card.receive(clone.pay(other_card.id, yuan(200), at_ms=now_ms + 1), now_s=0)
+        for row, device in ((shop_row, terminal), (other_row, other_card)):
+            result = services.offline_sync(
+                actor=self.staff[row.wallet.operator_id], device=row, payments=device.upload()
+            )
+            self.wait()
+        short = OfflinePayment.objects.get(payee=other_row)
+        shapes = sorted(set(DoubleSpendAlert.objects.values_list("shape", flat=True)))
+        blocked = "blocked" if card_row.device_id in result.blocked else "NOT blocked"
+        self.say(
+            f"a card loaded 200.00 offline paid {shop.number}'s terminal 36.80 with no "
+            f"network, settled at the shop's sync; a clone of it spent the 200.00 again, "
+            f"caught at the payee's sync ({', '.join(shapes)}) and {blocked}; its payee was "
+            f"paid {format_fen(short.allocated)} of 200.00, the reserve left"
         )
 
     # -- payments ----------------------------------------------------------------------

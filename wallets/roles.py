@@ -11,7 +11,7 @@ class Role(StrEnum):
     CB_ISSUER = "cb_issuer"  # maker of issuance and redemption requests
     CB_APPROVER = "cb_approver"  # checker: approves or rejects, never their own request
     CB_AUDITOR = "cb_auditor"  # read-only
-    CB_POLICY = "cb_policy"  # edits wallet-class limits; sets up voucher programmes, draws them
+    CB_POLICY = "cb_policy"  # edits wallet-class limits and offline caps; runs voucher programmes
     OPERATOR_STAFF = "operator_staff"
     MERCHANT = "merchant"  # a merchant's own staff: its payments, QR requests, refunds, webhooks
 
@@ -37,6 +37,12 @@ _ACQUIRING_VIEW = [
 ]
 # Conditional payments: each role sees the escrows in its scope (selectors).
 _ESCROW_VIEW = ["wallets.view_escrow"]
+# Hardware wallets: each role sees the devices, payments and alerts in its scope.
+_OFFLINE_VIEW = [
+    "wallets.view_offlinedevice",
+    "wallets.view_offlinepayment",
+    "wallets.view_doublespendalert",
+]
 _CENTRAL_BANK_VIEW = [
     "wallets.view_operator",
     "wallets.view_holder",  # class-4 holders by pseudonym only
@@ -56,6 +62,8 @@ _CENTRAL_BANK_VIEW = [
     # Requests to disclose who is behind a pseudonym (never the identity itself: its
     # requester and approvers read that, through the service).
     "wallets.view_identitydisclosure",
+    *_OFFLINE_VIEW,
+    "wallets.view_offlinelimit",
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
@@ -78,6 +86,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         *_CENTRAL_BANK_VIEW,
         "wallets.change_walletclass",
         "wallets.change_voucherprogramme",  # draw a programme's lottery
+        "wallets.change_offlinelimit",  # the offline cap per wallet class
     ],
     Role.OPERATOR_STAFF: [
         "wallets.view_holder",
@@ -100,6 +109,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "wallets.change_escrow",  # confirm, cancel for their holders
         "wallets.view_subwallet",  # those pushed from their holders' wallets
         "wallets.change_subwallet",  # revoke
+        *_OFFLINE_VIEW,  # their wallets' devices, and their double spends
+        "wallets.change_doublespendalert",  # acknowledge
     ],
     Role.MERCHANT: [
         *_ACQUIRING_VIEW,

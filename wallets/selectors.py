@@ -40,10 +40,12 @@ from settlement.rules import limit_periods
 from settlement.selectors import MoneyTotals, money_totals
 from wallets.actors import Actor
 from wallets.authority import (
+    double_spend_alert_scope,
     escrow_scope,
     holder_scope,
     identity_shown,
     merchant_scope,
+    offline_device_scope,
     operated_wallet_scope,
     require_sees_disclosures,
     sees_wallet,
@@ -55,6 +57,7 @@ from wallets.models import (
     ESCROW_STATE_OF_TRANSFER,
     DeliveryState,
     DisclosureState,
+    DoubleSpendAlert,
     Escrow,
     FreezeOrder,
     Holder,
@@ -62,6 +65,10 @@ from wallets.models import (
     IssuanceRequest,
     Merchant,
     MerchantPayment,
+    OfflineDevice,
+    OfflineDeviceState,
+    OfflinePayment,
+    OfflineSettlement,
     Operator,
     PaymentRequest,
     PaymentRequestKind,
@@ -148,11 +155,14 @@ def freeze_orders_visible_to(actor: Actor) -> QuerySet[FreezeOrder]:
 
 
 def accounts_visible_to(actor: Actor) -> QuerySet[Account] | None:
-    """Ledger accounts in scope (wallets, and an operator's own vault and reserve)."""
+    """Ledger accounts in scope (wallets and their hardware wallets' reserves, and an
+    operator's own vault and reserve)."""
     scope = wallet_scope(actor)
     if scope is None:
         return None
-    accounts = Q(pk__in=Wallet.objects.filter(scope).values("account_id"))
+    wallets = Wallet.objects.filter(scope)
+    accounts = Q(pk__in=wallets.values("account_id"))
+    accounts |= Q(pk__in=OfflineDevice.objects.filter(wallet__in=wallets).values("account_id"))
     if actor.operator_id is not None:
         operator = Operator.objects.filter(pk=actor.operator_id)
         accounts |= Q(pk__in=operator.values("vault_account_id"))
@@ -592,4 +602,123 @@ def wallet_vouchers(*, actor: Actor, wallet: Wallet) -> QuerySet[VoucherGrant]:
         VoucherGrant.objects.filter(wallet=wallet)
         .select_related("programme", "account")
         .order_by("pk")
+    )
+
+
+# ---------------------------------------------------------------- offline hardware wallets
+
+
+def _device_legs(side: str, kinds, states) -> Coalesce:
+    """Fen moved into (`credit_id`) or out of (`debit_id`) a device's reserve account by
+    transfers of `kinds` in `states`."""
+    legs = (
+        TransferLeg.objects.filter(
+            **{side: OuterRef("account_id")},
+            transfer__kind__in=kinds,
+            transfer__state__in=states,
+        )
+        .values(side)
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(legs), 0)
+
+
+def _sent(field: str) -> Coalesce:
+    rows = (
+        OfflinePayment.objects.filter(payer_id=OuterRef("pk"))
+        .values("payer_id")
+        .annotate(total=Sum(field))
+        .values("total")
+    )
+    return Coalesce(Subquery(rows), 0)
+
+
+def offline_devices_with_reserve(queryset: QuerySet[OfflineDevice]) -> QuerySet[OfflineDevice]:
+    """Each device with its reserve, in fen: `loaded` (loads settled: all it may ever pay
+    out), `loading` (loads queued), `claimed` (the payments it signed that reached the
+    server, unloads included), `allocated` (what its reserve pays of them), `paid_out`
+    (settled out of the reserve), `available` (loaded less allocated: what it can still
+    pay), `shortfall` (claimed less allocated: what its payees lose). The services decide
+    from the same figures, under the device's lock."""
+    loads = [TransferKind.OFFLINE_LOAD]
+    outs = [TransferKind.OFFLINE_PAYMENT, TransferKind.OFFLINE_UNLOAD]
+    return queryset.annotate(
+        loaded=_device_legs("credit_id", loads, [TransferState.SETTLED]),
+        loading=_device_legs("credit_id", loads, [TransferState.RECEIVED]),
+        paid_out=_device_legs("debit_id", outs, [TransferState.SETTLED]),
+        claimed=_sent("amount"),
+        allocated=_sent("allocated"),
+        available=F("loaded") - F("allocated"),
+        shortfall=F("claimed") - F("allocated"),
+    )
+
+
+def offline_devices_visible_to(actor: Actor) -> QuerySet[OfflineDevice]:
+    """Hardware wallets the actor sees (authority.sees_offline_device), with their reserve."""
+    devices = OfflineDevice.objects.select_related(
+        "wallet__holder", "wallet__operator", "account"
+    ).order_by("-created_at", "-pk")
+    scope = offline_device_scope(actor)
+    return offline_devices_with_reserve(devices if scope is None else devices.filter(scope))
+
+
+def offline_payments_visible_to(actor: Actor) -> QuerySet[OfflinePayment]:
+    """Offline payments whose payer or payee device the actor sees, with `paid` (settled
+    to the payee) and `queued` (on its way)."""
+    payments = OfflinePayment.objects.select_related(
+        "payer__wallet", "payee__wallet", "uploaded_by"
+    ).order_by("-received_at", "-pk")
+    scope = offline_device_scope(actor, "payer__")
+    if scope is not None:
+        payments = payments.filter(scope | offline_device_scope(actor, "payee__"))
+    return offline_payments_with_settlement(payments)
+
+
+def offline_payments_with_settlement(queryset: QuerySet[OfflinePayment]) -> QuerySet:
+    def moved(state):
+        rows = (
+            OfflineSettlement.objects.filter(payment_id=OuterRef("pk"), transfer__state=state)
+            .values("payment_id")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        return Coalesce(Subquery(rows), 0)
+
+    return queryset.annotate(
+        paid=moved(TransferState.SETTLED), queued=moved(TransferState.RECEIVED)
+    )
+
+
+def offline_payment_state(payment) -> str:
+    """Of a payment from `offline_payments_with_settlement`: SHORT, the payer's reserve pays
+    less than the amount (a double spend); SETTLED, all of it paid; QUEUED, on its way;
+    HELD, the ledger refused its transfer (the payee's wallet frozen, closed or at its cap)
+    and a later sync tries again."""
+    if payment.allocated < payment.amount:
+        return "SHORT"
+    if payment.paid == payment.amount:
+        return "SETTLED"
+    if payment.paid + payment.queued == payment.amount:
+        return "QUEUED"
+    return "HELD"
+
+
+def double_spend_alerts_visible_to(actor: Actor) -> QuerySet[DoubleSpendAlert]:
+    """Double-spend alerts the actor sees: the device's operator's staff and the central
+    bank (authority.sees_double_spend_alert), newest first."""
+    alerts = DoubleSpendAlert.objects.select_related(
+        "device__wallet__operator", "acknowledged_by"
+    ).order_by("-detected_at", "-pk")
+    scope = double_spend_alert_scope(actor)
+    return alerts if scope is None else alerts.filter(scope)
+
+
+def blocked_devices() -> list[str]:
+    """The ids of every blocked device: the list each sync answer carries, so that a
+    payee device refuses their payments from then on."""
+    return list(
+        OfflineDevice.objects.filter(state=OfflineDeviceState.BLOCKED)
+        .order_by("device_id")
+        .values_list("device_id", flat=True)
     )

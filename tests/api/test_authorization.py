@@ -8,21 +8,23 @@ run shows every leak.
 """
 
 import itertools
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.models import Transfer
 from tests.api.conftest import token_for
-from tests.helpers import actor_with
-from wallets import services
+from tests.helpers import actor_with, hardware_wallet, offline_sync
+from wallets import offline, services
 from wallets.actors import Actor
 from wallets.auth import token_issue
-from wallets.models import ApiToken, FreezeScope, WebhookDelivery
+from wallets.models import ApiToken, DoubleSpendAlert, FreezeScope, WebhookDelivery
 from wallets.roles import Role
 
 ROLES = [
@@ -254,6 +256,16 @@ def fresh_disclosure(suffix: str = "", approvals: int = 0):
 
 def disclose_bob(api, fx):
     return {"holder": api.wallets["bob"].holder.pseudonym, "reason": "court order 43"}
+
+
+def card(name: str, suffix: str = ""):
+    """A hardware wallet registered in the fixtures (alice's card)."""
+    return lambda api, fx: f"/api/v1/offline-devices/{fx[name].id}{suffix}"
+
+
+def new_card_for_alices(api, fx):
+    secret = offline.Device.new_key(random.Random(f"matrix-card:{next(_keys)}"))
+    return {"wallet": api.number("alice"), "public_key": offline.public_key_of(secret).hex()}
 
 
 CASES = [
@@ -612,6 +624,58 @@ CASES = [
         idempotent=True,
         denied_code="PERMISSION_DENIED",
     ),
+    Case("offline devices", "get", lambda api, fx: "/api/v1/offline-devices", everyone(200)),
+    Case(
+        "offline device register on alice's",
+        "post",
+        lambda api, fx: "/api/v1/offline-devices",
+        only({"alice": 201, "icbc_staff": 201}, SEES_ALICE),
+        new_card_for_alices,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "offline device: alice's card",
+        "get",
+        card("alice_card"),
+        only(dict.fromkeys(SEES_ALICE, 200), set()),
+    ),
+    Case(
+        "offline load: alice's card",
+        "post",
+        card("alice_card", "/load"),
+        only({"alice": 202, "icbc_staff": 202}, SEES_ALICE),
+        {"amount": "0.01"},
+        idempotent=True,
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "offline sync: alice's card",
+        "post",
+        card("alice_card", "/sync"),
+        only({"alice": 200, "icbc_staff": 200}, SEES_ALICE),
+        {"payments": []},
+        denied_code="PERMISSION_DENIED",
+    ),
+    Case(
+        "offline payments: alice's card",
+        "get",
+        card("alice_card", "/payments"),
+        only(dict.fromkeys(SEES_ALICE, 200), set()),
+    ),
+    Case("offline blocklist", "get", lambda api, fx: "/api/v1/offline-blocklist", everyone(200)),
+    Case(
+        "double-spend alerts", "get", lambda api, fx: "/api/v1/double-spend-alerts", everyone(200)
+    ),
+    Case(
+        # Alice's other card spent twice: its operator takes the case up; the holder does
+        # not see the case, the central bank looks on.
+        "double-spend alert acknowledge: alice's cloned card's",
+        "post",
+        lambda api, fx: f"/api/v1/double-spend-alerts/{fx['alert']}/acknowledge",
+        only({"icbc_staff": 200}, {"icbc_staff", *CENTRAL_BANK}),
+        {"note": "card recalled"},
+        denied_code="PERMISSION_DENIED",
+    ),
     Case("webhooks", "get", lambda api, fx: "/api/v1/webhooks", everyone(200)),
     Case(
         "webhook register",
@@ -847,6 +911,17 @@ def fixtures(api, audit_key):
         seed=1,
     ).pk
     fx["approver2"] = fx_approver2
+    # Alice's card, 1.00 loaded; Bob's; and a second card of Alice's, cloned to spend its
+    # 1.00 twice at Bob's: caught at Bob's sync, its operator alerted.
+    fx["alice_card"] = hardware_wallet(api.world, api.wallets["alice"], load=100)
+    bobs_card = hardware_wallet(api.world, api.wallets["bob"])
+    cheat = hardware_wallet(api.world, api.wallets["alice"], load=100)
+    twice = [
+        d.pay(bobs_card.id, 100, at_ms=at).signed
+        for at, d in enumerate((cheat.device.clone(), cheat.device))
+    ]
+    offline_sync(api.world, bobs_card, twice)
+    fx["alert"] = DoubleSpendAlert.objects.filter(device=cheat.record).first().pk
     fx["size"] = checkpoint_seal().size
     return fx
 
@@ -910,11 +985,12 @@ def test_lists_show_only_what_each_role_may_see(api, fixtures):
 
 
 def _touches_own(api, role, transfer_id) -> bool:
-    account = api.wallets[role].account_id
-    return (
-        Transfer.objects.get(pk=transfer_id).legs.filter(debit_id=account).exists()
-        or Transfer.objects.get(pk=transfer_id).legs.filter(credit_id=account).exists()
-    )
+    """The transfer moves money of the holder's wallet, or of one of its hardware wallets'
+    reserves."""
+    wallet = api.wallets[role]
+    accounts = [wallet.account_id, *wallet.offline_devices.values_list("account_id", flat=True)]
+    legs = Transfer.objects.get(pk=transfer_id).legs
+    return legs.filter(Q(debit_id__in=accounts) | Q(credit_id__in=accounts)).exists()
 
 
 def test_the_central_bank_knows_anonymous_holders_by_pseudonym_only(api, fixtures):

@@ -266,3 +266,29 @@ def test_a_shenzhen_2020_run_grants_spends_and_returns_every_voucher_fen(
     assert vouchers["returned_to_government_fen"] == vouchers["funded_fen"] - vouchers["spent_fen"]
     assert vouchers["outstanding_fen"] == 0
     assert audit_verify().ok
+
+
+def test_a_suzhou_2020_run_pays_offline_syncs_late_and_catches_the_cheaters(
+    transactional_db, audit_key, tmp_path
+):
+    """Online payments, then a day offline: cards and terminals pay with no network, sync
+    late and out of order; the seeded cheaters are caught and blocked, their payees share
+    no more than the cheaters loaded, and the ledger's checks hold with it all in them."""
+    report = run(
+        tmp_path, "suzhou", scenario="suzhou-2020", transfers=600, seed=12, people=100, merchants=10
+    )
+    assert all(check["ok"] for check in report["checks"].values()), report["checks"]
+    offline = report["offline"]
+    assert (offline["cards"], offline["terminals"]) == (50, 10)
+    assert offline["payments_synced"] == offline["payments_accepted_offline"] > 100
+    assert offline["synced_fen"] == offline["paid_fen"] + offline["loss_fen"]
+    assert offline["paid_out_fen"] == offline["paid_fen"] <= offline["loaded_fen"]
+    assert offline["honest_blocked"] == 0
+    assert sum(offline["cheaters"].values()) == 2
+    assert offline["cheaters_blocked"] == offline["cheaters_double_spent"] > 0
+    assert set(offline["double_spends"]) <= {"COUNTER_REUSED", "FORK", "OVER_RESERVE"}
+    assert offline["verified"] >= offline["payments_synced"]
+    assert offline["verified_per_second"] > 0
+    lag = offline["sync_lag_hours"]
+    assert 0 < lag["p50"] <= lag["p95"] <= lag["max"] < 24 + 48 + 72
+    assert audit_verify().ok

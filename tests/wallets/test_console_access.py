@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from ewallet.money import yuan
 from settlement.models import AuditLeaf, Transfer, TransferKind
-from tests.helpers import actor_with, balance, settle
+from tests.helpers import actor_with, balance, hardware_wallet, offline_sync, settle
 from tests.wallets.console_world import CENTRAL_BANK, PHONES, STAFF, ConsoleWorld
 from wallets import services
-from wallets.models import FreezeScope, IssuanceDirection
+from wallets.models import DoubleSpendAlert, FreezeScope, IssuanceDirection, OfflinePayment
 from wallets.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +98,18 @@ def console(world):
     )
     for approver in (world.checker, actor_with("checker2", Role.CB_APPROVER)):
         services.identity_disclosure_approve(actor=approver, disclosure_id=console.disclosed.pk)
+    # Hardware wallets: Alice's card; a second card of hers, cloned to spend its 1.00 twice
+    # at Bob's (a CCB wallet's) card, caught at his sync and alerted to ICBC.
+    console.card = hardware_wallet(world, console.wallets["alice"], load=100)
+    bobs_card = hardware_wallet(world, console.wallets["bob"])
+    cheat = hardware_wallet(world, console.wallets["alice"], load=100)
+    twice = [
+        d.pay(bobs_card.id, 100, at_ms=at).signed
+        for at, d in enumerate((cheat.device.clone(), cheat.device))
+    ]
+    offline_sync(world, bobs_card, twice)
+    console.offline_payment = OfflinePayment.objects.filter(payer=cheat.record).first()
+    console.alert = DoubleSpendAlert.objects.filter(device=cheat.record).first()
     return console
 
 
@@ -339,6 +351,36 @@ PAGES = [
         lambda c: f"/admin/wallets/voucherprogramme/{c.programme.pk}/draw/",
         {"policy": 200},
     ),
+    # Hardware wallets: ICBC's devices, the payments they pay or take (so a payment to a CCB
+    # wallet's card is CCB's too), their double spends for ICBC; the caps for the central
+    # bank, edited by its policy staff.
+    ("hardware wallets", lambda c: "/admin/wallets/offlinedevice/", ALL_STAFF),
+    (
+        "Alice's card",
+        lambda c: f"/admin/wallets/offlinedevice/{c.card.record.pk}/change/",
+        ICBC_ROW,
+    ),
+    ("add a hardware wallet", lambda c: "/admin/wallets/offlinedevice/add/", {}),
+    ("offline payments", lambda c: "/admin/wallets/offlinepayment/", ALL_STAFF),
+    (
+        "the cloned card's payment to Bob's",
+        lambda c: f"/admin/wallets/offlinepayment/{c.offline_payment.pk}/change/",
+        {**CB, "icbc_staff": 200, "ccb_staff": 200},
+    ),
+    ("double-spend alerts", lambda c: "/admin/wallets/doublespendalert/", ALL_STAFF),
+    (
+        "the cloned card's alert",
+        lambda c: f"/admin/wallets/doublespendalert/{c.alert.pk}/change/",
+        ICBC_ROW,
+    ),
+    (
+        "acknowledge the cloned card's alert",
+        lambda c: f"/admin/wallets/doublespendalert/{c.alert.pk}/acknowledge/",
+        {"icbc_staff": 200, "ccb_staff": 404},
+    ),
+    ("offline caps", lambda c: "/admin/wallets/offlinelimit/", CB),
+    ("class 2's offline cap", lambda c: "/admin/wallets/offlinelimit/2/change/", CB),
+    ("edit class 2's offline cap", lambda c: "/admin/wallets/offlinelimit/2/cap/", {"policy": 200}),
 ]
 
 

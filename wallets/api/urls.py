@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from wallets.api import acquiring, disclosures, escrow, subwallets, views, vouchers, webhooks
+from wallets.api import (
+    acquiring,
+    disclosures,
+    escrow,
+    offline,
+    subwallets,
+    views,
+    vouchers,
+    webhooks,
+)
 
 app_name = "api"
 
@@ -99,6 +108,38 @@ urlpatterns = [
         "sub-wallets/<str:code>/pull",
         subwallets.SubWalletPullView.as_view(),
         name="sub-wallet-pull",
+    ),
+    path("offline-devices", offline.OfflineDevicesView.as_view(), name="offline-devices"),
+    path(
+        "offline-devices/<str:device_id>",
+        offline.OfflineDeviceView.as_view(),
+        name="offline-device",
+    ),
+    path(
+        "offline-devices/<str:device_id>/load",
+        offline.OfflineDeviceLoadView.as_view(),
+        name="offline-device-load",
+    ),
+    path(
+        "offline-devices/<str:device_id>/sync",
+        offline.OfflineDeviceSyncView.as_view(),
+        name="offline-device-sync",
+    ),
+    path(
+        "offline-devices/<str:device_id>/payments",
+        offline.OfflineDevicePaymentsView.as_view(),
+        name="offline-device-payments",
+    ),
+    path("offline-blocklist", offline.OfflineBlocklistView.as_view(), name="offline-blocklist"),
+    path(
+        "double-spend-alerts",
+        offline.DoubleSpendAlertsView.as_view(),
+        name="double-spend-alerts",
+    ),
+    path(
+        "double-spend-alerts/<int:alert_id>/acknowledge",
+        offline.DoubleSpendAlertAcknowledgeView.as_view(),
+        name="double-spend-alert-acknowledge",
     ),
     path("webhooks", webhooks.WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<int:endpoint_id>", webhooks.WebhookView.as_view(), name="webhook"),

@@ -50,6 +50,12 @@ def sidebar(request) -> list[dict]:
                     "wallets.view_historicalwalletclass",
                 ),
                 _item(
+                    "Offline caps",
+                    "wifi_off",
+                    "admin:wallets_offlinelimit_changelist",
+                    "wallets.view_offlinelimit",
+                ),
+                _item(
                     "Freeze orders",
                     "ac_unit",
                     "admin:wallets_freezeorder_changelist",
@@ -96,6 +102,18 @@ def sidebar(request) -> list[dict]:
                     "admin:wallets_subwallet_changelist",
                     "wallets.view_subwallet",
                 ),
+                _item(
+                    "Hardware wallets",
+                    "contactless",
+                    "admin:wallets_offlinedevice_changelist",
+                    "wallets.view_offlinedevice",
+                ),
+                _item(
+                    "Double-spend alerts",
+                    "warning",
+                    "admin:wallets_doublespendalert_changelist",
+                    "wallets.view_doublespendalert",
+                ),
             ],
         },
         {
@@ -106,6 +124,12 @@ def sidebar(request) -> list[dict]:
                     "handshake",
                     "admin:wallets_escrow_changelist",
                     "wallets.view_escrow",
+                ),
+                _item(
+                    "Offline payments",
+                    "wifi_off",
+                    "admin:wallets_offlinepayment_changelist",
+                    "wallets.view_offlinepayment",
                 ),
             ],
         },

@@ -24,7 +24,7 @@ from settlement import doorbell
 from settlement.models import Transfer, TransferState
 from settlement.selectors import money_totals
 from settlement.services import transfers_settle
-from wallets.loadrun import drivers, vouchers
+from wallets.loadrun import drivers, offline, vouchers
 from wallets.loadrun.checks import run_checks
 from wallets.loadrun.population import Population
 from wallets.loadrun.report import write_report
@@ -114,7 +114,7 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
     try:
         with celery_eager(True) if inline else contextlib.nullcontext():
             setup_started = time.perf_counter()
-            wallets, voucher_run = _population_build(population, run, options, say)
+            wallets, voucher_run, offline_run = _population_build(population, run, options, say)
             setup_seconds = time.perf_counter() - setup_started
             after = Transfer.objects.order_by("-id").values_list("id", flat=True).first() or 0
             money_before = money_totals()
@@ -127,6 +127,12 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
         # (run_rows leaves them out), but the checks of leaves, postings and money count them.
         with celery_eager(True):
             vouchers.programme_close(voucher_run)
+    if offline_run is not None:
+        # The day offline, after the online payments; its transfers are no payments of the
+        # run either, and are checked like the sweep's.
+        say("offline: a day of dual-offline payments and late syncs")
+        with celery_eager(True):
+            offline.offline_day(offline_run)
 
     say(f"settled; checking the ledger ({'with' if options.verify else 'without'} audit verify)")
     checks_started = time.perf_counter()
@@ -169,16 +175,30 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
             f"payments, {figures['returned_fen'] / 100:,.2f} CNY returned; refused "
             f"{figures['refusals'] or 'none'}"
         )
+    if offline_run is not None:
+        report["offline"] = figures = offline.offline_report(offline_run)
+        lag = figures["sync_lag_hours"] or {}
+        say(
+            f"offline: {figures['payments_synced']:,} payments synced "
+            f"({figures['synced_fen'] / 100:,.2f} CNY) from {figures['cards']:,} cards; sync lag "
+            f"p50 {lag.get('p50', 0):.1f} h, p95 {lag.get('p95', 0):.1f} h; "
+            f"{figures['verified_per_second'] or 0:,} payments verified/s at sync; double "
+            f"spends {figures['double_spends'] or 'none'}; {figures['cheaters_blocked']} cards "
+            f"blocked, of {figures['cheaters_double_spent']} that spent twice "
+            f"({sum(figures['cheaters'].values())} seeded cheaters); loss "
+            f"{figures['loss_fen'] / 100:,.2f} CNY to {figures['payees_short']} payees"
+        )
     write_report(folder, report)
     return report, folder
 
 
 def _population_build(
     population: Population, run: str, options: RunOptions, say: Callable[[str], None]
-) -> tuple[Wallets, "vouchers.VoucherRun | None"]:
+) -> tuple[Wallets, "vouchers.VoucherRun | None", "offline.OfflineRun | None"]:
     """The eight operators (reused if present) and the population, opened and loaded, with
-    API tokens for the operators' staff when the run goes over HTTP; and the scenario's
-    voucher programme, if it has one, funded and drawn."""
+    API tokens for the operators' staff when the run goes over HTTP; the scenario's
+    voucher programme, if it has one, funded and drawn; and its hardware wallets, if it
+    has an offline day, registered and loaded."""
     institutions = institutions_ensure(
         prefix="loadrun",
         operators=catalogue_operators(reserve_yuan_per_share=RESERVE_YUAN_PER_SHARE),
@@ -204,7 +224,17 @@ def _population_build(
             f"{voucher_run.programme.voucher_amount / 100:,.2f} CNY drawn among "
             f"{voucher_run.applicants:,} applicants"
         )
-    return wallets, voucher_run
+    offline_run = None
+    if options.scenario.offline is not None:
+        offline_run = offline.offline_setup(
+            options.scenario.offline, wallets=wallets, seed=options.seed, run=run
+        )
+        say(
+            f"offline: {len(offline_run.people_cards):,} cards registered and loaded "
+            f"({offline_run.load_refused} loads refused), "
+            f"{len(offline_run.cards) - len(offline_run.people_cards):,} merchant terminals"
+        )
+    return wallets, voucher_run, offline_run
 
 
 def _offer_and_settle(

@@ -42,11 +42,32 @@ class VoucherTerms:
 
 
 @dataclass(frozen=True)
+class OfflineTerms:
+    """A day of dual-offline payments run after the online ones (wallets/loadrun/offline.py):
+    a share of the people get a hardware wallet and load it, every merchant a counter
+    terminal; for `hours` (simulated, not waited for) cards pay terminals and each other with
+    no network and sync every few hours, some only a day or more late, in whatever order
+    that makes; a seeded share of the cards cheat (cloned, forked or tampered to spend past
+    their reserve). At the end everyone but the cheaters syncs what is left."""
+
+    device_share: float = 0.5  # of the people, who get a card
+    load_yuan: tuple[int, int] = (100, 500)  # each card's load, at most its class's cap
+    payments_per_card: float = 6.0  # on average, over the day
+    merchant_share: float = 0.8  # of offline payments, to a merchant's terminal
+    amount_yuan: tuple[int, int] = (5, 120)
+    hours: float = 24.0
+    sync_every_hours: tuple[float, float] = (2.0, 10.0)
+    late_share: float = 0.2  # of the devices, whose first sync comes a day or two late
+    cheater_share: float = 0.03  # of the cards
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
     phases: tuple[Phase, ...]
     vouchers: VoucherTerms | None = None
+    offline: OfflineTerms | None = None
 
 
 SCENARIOS = {
@@ -96,6 +117,15 @@ SCENARIOS = {
             "value returned to the programme and the government",
             (Phase("red-envelope week", 1.0, merchant_share=0.9, qr_share=1.0),),
             vouchers=VoucherTerms(),
+        ),
+        Scenario(
+            "suzhou-2020",
+            "the Suzhou pilot of December 2020, with dual-offline payments: the day's online "
+            "payments, then half the people with hardware wallets and every merchant with a "
+            "counter terminal paying offline for a day, syncing every few hours or a day or "
+            "two late and out of order, with a seeded share of cheating cards caught at sync",
+            (Phase("online day", 1.0, merchant_share=0.8),),
+            offline=OfflineTerms(),
         ),
     ]
 }

@@ -1,7 +1,8 @@
 """The e-CNY product's records: institutions, holders and wallets (`core`), merchant
 acquiring (`acquiring`), conditional payments (`escrow`), consumption vouchers
-(`vouchers`), sub-wallets pushed to merchants (`subwallets`), and controllable anonymity:
-the per-person wallet cap's lock and identity disclosures (`anonymity`)."""
+(`vouchers`), sub-wallets pushed to merchants (`subwallets`), controllable anonymity: the
+per-person wallet cap's lock and identity disclosures (`anonymity`), and dual-offline
+hardware wallets (`offline`)."""
 
 from wallets.models.acquiring import (
     DeliveryState,
@@ -59,6 +60,15 @@ from wallets.models.escrow import (
     EscrowCondition,
     EscrowState,
 )
+from wallets.models.offline import (
+    DoubleSpendAlert,
+    DoubleSpendShape,
+    OfflineDevice,
+    OfflineDeviceState,
+    OfflineLimit,
+    OfflinePayment,
+    OfflineSettlement,
+)
 from wallets.models.subwallets import SubWallet, SubWalletState, new_sub_wallet_code
 from wallets.models.vouchers import (
     VoucherApplication,
@@ -77,6 +87,8 @@ __all__ = [
     "DeliveryState",
     "DisclosureApproval",
     "DisclosureState",
+    "DoubleSpendAlert",
+    "DoubleSpendShape",
     "Escrow",
     "EscrowCondition",
     "EscrowState",
@@ -96,6 +108,11 @@ __all__ = [
     "MerchantPayment",
     "MerchantStaff",
     "MerchantStatus",
+    "OfflineDevice",
+    "OfflineDeviceState",
+    "OfflineLimit",
+    "OfflinePayment",
+    "OfflineSettlement",
     "Operator",
     "OperatorStaff",
     "OperatorStatus",

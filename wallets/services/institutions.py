@@ -12,10 +12,11 @@ from wallets.authority import (
     require_role,
     require_system,
 )
-from wallets.catalogue import seed_reference_data
+from wallets.catalogue import seed_offline_limits, seed_reference_data
 from wallets.exceptions import WalletError
 from wallets.models import (
     CentralBank,
+    OfflineLimit,
     Operator,
     OperatorStaff,
     OperatorStatus,
@@ -26,11 +27,12 @@ from wallets.roles import Role, role_groups_ensure
 
 
 def reference_data_ensure() -> None:
-    """Wallet classes with the default limits, and one group per role with its console
-    permissions, if missing."""
+    """Wallet classes with the default limits and offline caps, and one group per role with
+    its console permissions, if missing."""
     from django.contrib.auth.models import Group, Permission
 
     seed_reference_data(WalletClass)
+    seed_offline_limits(OfflineLimit)
     role_groups_ensure(Group, Permission)
 
 

@@ -14,6 +14,7 @@ from wallets.console.admin import (  # noqa: F401
     institutions,
     ledger,
     merchants,
+    offline,
     subwallets,
     users,
     vouchers,
