@@ -409,13 +409,13 @@ sub_wallet_operations = st.tuples(
             lambda name: OPERATIONS[name][0]
         ),
         min_size=10,
-        max_size=40,
+        max_size=30,
     ),
 ).map(lambda both: [*both[0], ("settle",), *both[1]])
 
 
 @settings(
-    max_examples=50,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

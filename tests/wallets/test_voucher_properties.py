@@ -511,7 +511,7 @@ LUOHU = [
 
 
 @settings(
-    max_examples=50,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -581,7 +581,8 @@ LUOHU = [
         ("settle",),
     ]
 )
-@example(  # ... no draw before the funding settles, nor applications after the draw.
+@example(  # ... no draw before the funding settles, nor applications after the draw; Carol
+    # pays with her own money before the window opens, with the voucher once it has.
     ops=[
         ("create", "policy", yuan(50), 1, ["5411"], 60 * MINUTE, DAY, 7),
         ("apply", "operator", 0, "carol"),
@@ -596,6 +597,27 @@ LUOHU = [
         ("draw", "policy", 0),
         ("apply", "operator", 0, "bob"),
         ("draw", "policy", 0),
+        ("settle",),
+        ("pay", "operator", "carol", "grocer", yuan(10)),
+        ("advance to", timedelta(0)),
+        ("pay", "operator", "carol", "grocer", yuan(10)),
+        ("settle",),
+    ]
+)
+@example(  # ... a programme nobody draws in time: applications close at the end of its
+    # window; drawn after it, its one voucher goes back at the next sweep.
+    ops=[
+        ("create", "policy", yuan(50), 1, ["5411"], -60 * MINUTE, DAY, 3),
+        ("apply", "operator", 0, "alice"),
+        ("advance to", -MINUTE),
+        ("apply", "operator", 0, "bob"),
+        ("advance to", timedelta(0)),
+        ("apply", "operator", 0, "carol"),
+        ("fund", "ICBC staff", 0),
+        ("settle",),
+        ("draw", "policy", 0),
+        ("settle",),
+        ("sweep", "system"),
         ("settle",),
     ]
 )
