@@ -85,6 +85,17 @@ def may_pay_from(actor: Actor, wallet: Wallet) -> bool:
     )
 
 
+# `may_pay_from` as SQL on a wallet row `w`, for the payment that is one statement
+# (services.payment_submit_at_once); its parameters are `pay_from_parameters(actor)`. A
+# NULL parameter compares as false, so an actor with no operator or no holder matches by
+# the other only. tests/wallets/test_authority.py holds the two forms to agreement.
+PAY_FROM_SQL = f"w.kind <> '{WalletKind.SUB.value}' AND (w.operator_id = %s OR w.holder_id = %s)"
+
+
+def pay_from_parameters(actor: Actor) -> list[int | None]:
+    return [actor.operator_id, actor.holder_id]
+
+
 def freeze_authority(actor: Actor, wallet: Wallet) -> FreezeAuthority | None:
     """The authority in which the actor may order a freeze of the wallet, if any: its
     operator's staff for the operator, a central-bank approver for the central bank."""

@@ -7,10 +7,11 @@ from django.contrib.auth.models import User
 from ewallet.errors import EwalletError
 from ewallet.money import yuan
 from settlement.models import Transfer
+from settlement.sql import fetch
 from tests.helpers import actor_with, balance, key, settle, staff_of
 from wallets import authority, selectors, services
 from wallets.actors import Actor
-from wallets.models import FreezeOrder, Holder, Wallet
+from wallets.models import FreezeOrder, Holder, Wallet, WalletKind
 from wallets.roles import Role
 
 
@@ -269,6 +270,12 @@ def test_each_rules_filter_agrees_with_its_predicate(world):
         world.wallet("Bob", klass=2, operator="CCB"),
         world.wallet("X", klass=4, operator="CCB"),
     ]
+    # Alice's own sub-wallet, as a row: nobody pays from one, her included.
+    pocket = world.wallet("Alice's pocket", klass=2)
+    Wallet.objects.filter(pk=pocket.pk).update(
+        kind=WalletKind.SUB, holder_id=icbc_people[0].holder_id
+    )
+    icbc_people.append(pocket)
     user = User.objects.create_user("alice")
     Holder.objects.filter(pk=icbc_people[0].holder_id).update(user=user)
     actors = {
@@ -287,6 +294,13 @@ def test_each_rules_filter_agrees_with_its_predicate(world):
     for name, actor in actors.items():
         seen = set(selectors.wallets_visible_to(actor))
         assert seen == {w for w in wallets if authority.sees_wallet(actor, w)}, name
+        payable = fetch(
+            f"SELECT w.id FROM {Wallet._meta.db_table} w WHERE {authority.PAY_FROM_SQL}",
+            authority.pay_from_parameters(actor),
+        )
+        assert {row[0] for row in payable} == {
+            w.pk for w in wallets if authority.may_pay_from(actor, w)
+        }, name
         operated = set(selectors.wallets_actionable_by(actor))
         assert operated == {w for w in wallets if authority.operates_wallet(actor, w)}, name
         seen_holders = set(selectors.holders_visible_to(actor))

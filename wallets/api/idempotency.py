@@ -19,11 +19,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from ewallet.errors import ErrorCode, EwalletError
+from settlement.models import Transfer, TransferState
+from wallets.api import present
 from wallets.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -49,6 +52,12 @@ def idempotency_key(request) -> str:
             ErrorCode.INVALID_INPUT, f"{HEADER} must be 1 to 200 visible ASCII characters"
         )
     return key
+
+
+def well_formed_key(request) -> str | None:
+    """The request's key if it has a valid one (`idempotency_key` words what is wrong)."""
+    key = request.headers.get(HEADER, "")
+    return key if KEY_PATTERN.fullmatch(key) else None
 
 
 def _claim(user, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
@@ -104,7 +113,14 @@ def _take_over_if_abandoned(record: IdempotencyRecord) -> bool:
     )
 
 
+def ledger_key(request, key: str) -> str:
+    """The ledger's idempotency key: the client's, scoped to the caller."""
+    return f"api:{request.user.pk}:{key}"
+
+
 def _replay(record: IdempotencyRecord) -> HttpResponse:
+    if record.response_body is None:
+        return _payment_as_queued(record)
     headers = {**record.response_headers, REPLAYED_HEADER: "true"}
     content_type = headers.pop("Content-Type", None)
     body = record.response_body
@@ -117,6 +133,19 @@ def _replay(record: IdempotencyRecord) -> HttpResponse:
         )
     # A record completed before bodies were kept as text: the same JSON, rendered again.
     return Response(body, status=record.status_code, headers=headers, content_type=content_type)
+
+
+def _payment_as_queued(record: IdempotencyRecord) -> Response:
+    """A record the one-statement payment wrote (`payment_submit_at_once`): its first
+    answer was 202 and the payment as queued, built again from the ledger byte for byte
+    (the transfer's fields then were its fields now, but for its state and decision)."""
+    transfer = present.fetch_legs(
+        Transfer.objects.get(idempotency_key=f"api:{record.user_id}:{record.key}")
+    )
+    transfer.state, transfer.reject_code, transfer.decided_at = TransferState.RECEIVED, "", None
+    body = present.transfer(transfer, present.leg_views(transfer.legs.all()))
+    location = reverse("api:transfer", kwargs={"transfer_id": transfer.pk})
+    return Response(body, status=202, headers={"Location": location, REPLAYED_HEADER: "true"})
 
 
 def idempotent(handler):

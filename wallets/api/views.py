@@ -32,10 +32,16 @@ from wallets import selectors, services
 from wallets.actors import request_actor
 from wallets.api import present
 from wallets.api import serializers as s
-from wallets.api.batch import parse_batch, parse_payment
+from wallets.api.batch import parse_batch, parse_payment, read_payment
 from wallets.api.fields import parse
 from wallets.api.health import health_report
-from wallets.api.idempotency import idempotency_key, idempotent
+from wallets.api.idempotency import (
+    idempotency_key,
+    idempotent,
+    ledger_key,
+    request_fingerprint,
+    well_formed_key,
+)
 from wallets.api.schema import (
     IDEMPOTENCY_KEY,
     INSUFFICIENT_EXAMPLE,
@@ -54,11 +60,6 @@ from wallets.models import ApiToken, Holder, Merchant, Operator, Wallet
 # The longest a client may ask a payment to wait for its settlement.
 MAX_WAIT_MS = 10_000
 WAIT_POLL_SECONDS = 0.01
-
-
-def ledger_key(request, key: str) -> str:
-    """The ledger's idempotency key: the client's, scoped to the caller."""
-    return f"api:{request.user.pk}:{key}"
 
 
 def page(view, request, queryset, out: type[serializers.Serializer], **context):
@@ -468,8 +469,11 @@ class TransfersView(APIView):
             **problems(400, 403, 404, 409, 422),
         },
     )
-    @idempotent
     def post(self, request):
+        return _pay_at_once(request) or self._post_under_claim(request)
+
+    @idempotent
+    def _post_under_claim(self, request):
         wait_ms = parse(WaitQuery, request.query_params)["wait"] if request.query_params else 0
         data = parse_payment(request.data)
         transfer, payer, payee = services.payment_submit(
@@ -483,6 +487,33 @@ class TransfersView(APIView):
         # A payment's one leg is known here: no need to read it back.
         legs = [present.LegView(Asset.ECNY, payer.number, payee.number, data["amount"])]
         return transfer_response(request, transfer, wait_ms, legs)
+
+
+def _pay_at_once(request) -> Response | None:
+    """The usual payment request, well formed and not waiting, in one database statement
+    (`payment_submit_at_once`): queued with its idempotency record, answered 202. None if
+    that did nothing; the claim, replay and refusal path then answers."""
+    if request.query_params:
+        return None
+    key = well_formed_key(request)
+    data = read_payment(request.data)
+    if data is None or key is None:
+        return None
+    transfer = services.payment_submit_at_once(
+        actor=request_actor(request),
+        payer=data["payer"],
+        payee=data["payee"],
+        amount=data["amount"],
+        idempotency_key=ledger_key(request, key),
+        memo=data["memo"],
+        record=services.RequestRecord(request.user.pk, key, request_fingerprint(request)),
+    )
+    if transfer is None:
+        return None
+    legs = [present.LegView(Asset.ECNY, data["payer"], data["payee"], data["amount"])]
+    return Response(
+        present.transfer(transfer, legs), status=202, headers={"Location": transfer_url(transfer)}
+    )
 
 
 class TransferBatchView(APIView):
