@@ -291,6 +291,21 @@ class RejectionTally(models.Model):
         return f"{self.reject_code}: {self.rejected}"
 
 
+class BatchCommit(models.Model):
+    """When the settlement batch that stamped its decisions `decided_at` committed, so
+    latency can be counted to the moment a decision became visible. `decided_at` is taken
+    before the batch writes and is sealed into the audit leaves, so it cannot include the
+    commit; this row, written after it, does. Two batches with the same stamp keep the
+    later commit. A crash just after a commit may lose its row; the decision then counts
+    from `decided_at`."""
+
+    decided_at = models.DateTimeField(primary_key=True)
+    committed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"batch of {self.decided_at:%H:%M:%S.%f} committed {self.committed_at:%H:%M:%S.%f}"
+
+
 class TransferLeg(models.Model):
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="legs")
     seq = models.PositiveSmallIntegerField()

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from settlement.models import Account, AccountKind, Asset
+from settlement.models import Account, AccountKind, Asset, BatchCommit, Transfer
 
 
 @dataclass(frozen=True)
@@ -27,3 +28,12 @@ def money_totals() -> MoneyTotals:
         backing=Sum("balance", filter=Q(kind=AccountKind.BACKING)),
     )
     return MoneyTotals(**{name: value or 0 for name, value in sums.items()})
+
+
+def with_visible_at(transfers: QuerySet[Transfer]) -> QuerySet[Transfer]:
+    """Each transfer with `visible_at`: when its decision was committed (its batch's
+    BatchCommit), or `decided_at` where no commit was noted; None while undecided."""
+    committed = BatchCommit.objects.filter(decided_at=OuterRef("decided_at"))
+    return transfers.annotate(
+        visible_at=Coalesce(Subquery(committed.values("committed_at")[:1]), "decided_at")
+    )

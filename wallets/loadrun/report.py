@@ -228,9 +228,11 @@ command <code>{html.escape(report["command"])}</code>.</p>
 <h2>Figures</h2>
 {table(headline(report))}
 <p>Latency (<em>latency</em>, the chart): from the transfer's <code>created_at</code>, when the
-server inserted it, to its <code>decided_at</code>. <em>offered-&gt;settled</em> (HTTP runs
-only): from when the driver offered the payment (its due time; without a rate, when a
-client took it up) to its <code>decided_at</code>, so it also counts any wait before the
+server inserted it, to the commit of the batch that decided it (its batch's
+<code>BatchCommit</code>; its <code>decided_at</code>, taken before the batch writes, where no
+commit was noted). <em>offered-&gt;settled</em> (HTTP runs only): from when the driver offered
+the payment (its due time; without a rate, when a client took it up) to that same
+commit, so it also counts any wait before the
 server took it: in a client behind schedule, in a gateway's batch filling, in the
 server's queue.</p>
 <h2>Checks</h2>

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from settlement.models import Transfer
+from settlement.selectors import with_visible_at
 from wallets.loadrun import stats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,11 +23,12 @@ RUN_KINDS = ("P2P", "MERCHANT", "LOAD", "REFUND")
 
 
 def run_rows(after: int) -> list[tuple]:
-    """(id, kind, state, reject_code, created_at, decided_at) of the run's transfers."""
+    """(id, kind, state, reject_code, created_at, visible_at) of the run's transfers:
+    `visible_at` is when the decision was committed (`with_visible_at`)."""
     return list(
-        Transfer.objects.filter(id__gt=after, kind__in=RUN_KINDS)
+        with_visible_at(Transfer.objects.filter(id__gt=after, kind__in=RUN_KINDS))
         .order_by("id")
-        .values_list("id", "kind", "state", "reject_code", "created_at", "decided_at")
+        .values_list("id", "kind", "state", "reject_code", "created_at", "visible_at")
     )
 
 
@@ -90,7 +92,7 @@ def build_report(
             }
         )
     # Prequeued: everything decided over the wall time settlement took. Otherwise the
-    # first to the last decision (decided_at is taken as a batch starts writing).
+    # first to the last decision committed.
     settlement_tps = (
         round(len(decided) / seconds["settle_after_submit"], 1)
         if options.prequeue and seconds["settle_after_submit"]
