@@ -45,7 +45,10 @@ BEGIN
     END IF;
     RETURN NULL;
 END;
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+-- Always the primary keys' indexes: the plans are cached for the session, and one made
+-- while a table was small (just emptied) read all of it on every statement after.
+SET enable_seqscan = off;
 
 CREATE TRIGGER settlement_transferleg_references_insert AFTER INSERT ON settlement_transferleg
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT

@@ -326,6 +326,30 @@ def test_a_delete_of_an_account_waits_for_the_transaction_inserting_its_leg(
     assert "still referenced from settlement_transferleg" in outcome["refused"]
 
 
+def test_the_legs_check_reads_accounts_and_transfers_by_index_whatever_their_size(
+    world, queue_without_doorbell
+):
+    """Its plans are cached for the session; one made while the tables were small would
+    read them whole on every statement after, as they grew (it did, in a load run after
+    --flush). Counted in this transaction: no sequential scan of either table."""
+    alice, bob = world.wallet("Alice", load=100), world.wallet("Bob")
+    queued = world.pay_later(alice, bob, 10, idempotency_key="queued")
+
+    def scans() -> dict[str, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
+                "WHERE relname IN ('settlement_account', 'settlement_transfer')"
+            )
+            return dict(cursor.fetchall())
+
+    with transaction.atomic():
+        before = scans()
+        sql(LEG + "(%s, 1, 'ECNY', %s, %s, 1)", [queued.pk, alice.account_id, bob.account_id])
+        assert scans() == before
+        transaction.set_rollback(True)
+
+
 def test_legs_have_no_row_by_row_foreign_keys_nor_a_second_index_on_transfer():
     with connection.cursor() as cursor:
         cursor.execute(
