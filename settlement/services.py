@@ -250,10 +250,10 @@ def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
     """Queue many transfers at once, each independently (a bad item is refused alone) but
     for linked chains, which are queued or refused whole.
 
-    Set-based: one query for the accounts' assets, one multi-row INSERT ... ON CONFLICT
-    for the transfers, one COPY for their legs, and one doorbell; replays (keys seen
-    before, in an earlier request or earlier in this one) are checked like
-    `transfer_submit`'s. A chain replays only as the same chain.
+    Set-based: one query for the accounts' assets, one INSERT ... ON CONFLICT for the
+    transfers and their legs (on SQLite, and a second for the legs), and one doorbell;
+    replays (keys seen before, in an earlier request or earlier in this one) are checked
+    like `transfer_submit`'s. A chain replays only as the same chain.
     """
     chains = linked_chains([spec.linked for spec in specs])
     in_chain = {index for chain in chains for index in chain}
