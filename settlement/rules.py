@@ -20,6 +20,7 @@ Linked transfers (a chain in one batch): `apply_linked` applies each in order, o
 one is refused, undoes the ones before it, so the chain moves all its money or none.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, replace
@@ -86,8 +87,10 @@ class Leg:
 UsageKey = tuple[int, str, date]
 
 
+@functools.lru_cache(maxsize=1024)
 def limit_periods(at: datetime) -> tuple[date, date]:
-    """The first day of the limit day and limit year that `at` falls in."""
+    """The first day of the limit day and limit year that `at` falls in. Cached: the
+    transfers of one submitted batch share their time, and a settled batch asks for each."""
     day = at.astimezone(LIMIT_TZ).date()
     return day, date(day.year, 1, 1)
 

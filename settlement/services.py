@@ -250,10 +250,10 @@ def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
     """Queue many transfers at once, each independently (a bad item is refused alone) but
     for linked chains, which are queued or refused whole.
 
-    Set-based: one query for the accounts' assets, one multi-row INSERT ... ON CONFLICT
-    for the transfers, one COPY for their legs, and one doorbell; replays (keys seen
-    before, in an earlier request or earlier in this one) are checked like
-    `transfer_submit`'s. A chain replays only as the same chain.
+    Set-based: one query for the accounts' assets, one INSERT ... ON CONFLICT for the
+    transfers and their legs (on SQLite, and a second for the legs), and one doorbell;
+    replays (keys seen before, in an earlier request or earlier in this one) are checked
+    like `transfer_submit`'s. A chain replays only as the same chain.
     """
     chains = linked_chains([spec.linked for spec in specs])
     in_chain = {index for chain in chains for index in chain}
@@ -300,24 +300,21 @@ def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
         if chain.start not in errors:
             link = uuid4()
             links.update((index, link) for index in chain)
-    inserted = _insert_transfers([specs[i] for i in fresh], [links.get(i) for i in fresh])
-    created: dict[int, int] = {}
-    seen: set[str] = set()
+    # A key used twice in the batch is inserted (with its legs) for its first item only.
+    first: dict[str, int] = {}
     for index in fresh:
-        key = specs[index].idempotency_key
-        if key in inserted and key not in seen:
-            seen.add(key)
-            created[index] = inserted[key]
-    replays = _settle_chains(specs, wanted, chains, created, errors)
-    insert_rows(
-        TransferLeg._meta.db_table,
-        ["transfer_id", "seq", "asset", "debit_id", "credit_id", "amount"],
+        first.setdefault(specs[index].idempotency_key, index)
+    inserted = _insert_transfers(
+        [specs[i] for i in fresh],
+        [links.get(i) for i in fresh],
         [
-            (transfer_id, seq, assets[debit], debit, credit, amount)
-            for index, transfer_id in created.items()
+            (specs[index].idempotency_key, seq, assets[debit], debit, credit, amount)
+            for index in first.values()
             for seq, (debit, credit, amount) in enumerate(wanted[index])
         ],
     )
+    created = {index: inserted[key] for key, index in first.items() if key in inserted}
+    replays = _settle_chains(specs, wanted, chains, created, errors)
     outcomes = []
     for index, spec in enumerate(specs):
         if index in errors:
@@ -364,8 +361,10 @@ def _settle_chains(specs, wanted, chains, created, errors) -> dict[int, SubmitOu
                 errors.setdefault(index, IdempotencyConflict(specs[index].idempotency_key))
         refuse_broken_chains([chain], errors)
     if undo:
-        condition, params = in_ids("id", undo)
         with connection.cursor() as cursor:
+            condition, params = in_ids("transfer_id", undo)
+            cursor.execute(f"DELETE FROM {TransferLeg._meta.db_table} WHERE {condition}", params)
+            condition, params = in_ids("id", undo)
             cursor.execute(f"DELETE FROM {Transfer._meta.db_table} WHERE {condition}", params)
     return replays
 
@@ -414,10 +413,11 @@ def _assets_of(ids: set[int]) -> dict[int, str]:
 
 
 def _insert_transfers(
-    specs: Sequence[TransferSpec], links: Sequence[UUID | None]
+    specs: Sequence[TransferSpec], links: Sequence[UUID | None], legs: Sequence[tuple]
 ) -> dict[str, int]:
-    """INSERT the transfers whose keys are new, each with its chain's link (or None);
-    returns {key: id} of those."""
+    """INSERT the transfers whose keys are new, each with its chain's link (or None), and
+    the legs of those, (key, seq, asset, debit, credit, amount); returns {key: id} of
+    those inserted. A key must name the legs of one transfer only."""
     if not specs:
         return {}
     now = timezone.now()
@@ -426,10 +426,18 @@ def _insert_transfers(
     columns = "(kind, state, reject_code, idempotency_key, memo, created_at, link)"
     tail = "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
     if connection.vendor == "postgresql":
+        # One statement: the legs join the transfers the INSERT returned by key, so a key
+        # taken before inserts no legs. (COPY of the legs was a second round trip and a
+        # Python call per row.)
         rows = fetch(
-            f"INSERT INTO {table} {columns} SELECT k, %s, '', i, m, %s, l FROM unnest("
+            f"WITH t AS (INSERT INTO {table} {columns} SELECT k, %s, '', i, m, %s, l FROM unnest("
             "%s::text[], %s::text[], %s::text[], %s::uuid[]) WITH ORDINALITY AS v(k, i, m, l, ord) "
-            f"ORDER BY ord {tail}",
+            f"ORDER BY ord {tail}), "
+            f"legs AS (INSERT INTO {TransferLeg._meta.db_table} ({', '.join(_LEG_COLUMNS)}) "
+            "SELECT t.id, l.seq, l.asset, l.debit, l.credit, l.amount FROM unnest("
+            "%s::text[], %s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS l(k, seq, asset, debit, credit, amount) JOIN t ON t.idempotency_key = l.k) "
+            "SELECT id, idempotency_key FROM t",
             [
                 TransferState.RECEIVED,
                 stamp,
@@ -437,24 +445,36 @@ def _insert_transfers(
                 array_literal([spec.idempotency_key for spec in specs]),
                 array_literal([spec.memo[:140] for spec in specs]),
                 array_literal(links),
+                *(array_literal(column) for column in _columns(legs, 6)),
             ],
         )
-    else:
-        values = ", ".join(["(%s, %s, '', %s, %s, %s, %s)"] * len(specs))
-        params = [
-            value
-            for spec, link in zip(specs, links, strict=True)
-            for value in (
-                str(spec.kind),
-                TransferState.RECEIVED,
-                spec.idempotency_key,
-                spec.memo[:140],
-                stamp,
-                link and link.hex,  # Django keeps a UUID as 32 hex digits on SQLite
-            )
-        ]
-        rows = fetch(f"INSERT INTO {table} {columns} VALUES {values} {tail}", params)
-    return {key: pk for pk, key in rows}
+        return {key: pk for pk, key in rows}
+    values = ", ".join(["(%s, %s, '', %s, %s, %s, %s)"] * len(specs))
+    params = [
+        value
+        for spec, link in zip(specs, links, strict=True)
+        for value in (
+            str(spec.kind),
+            TransferState.RECEIVED,
+            spec.idempotency_key,
+            spec.memo[:140],
+            stamp,
+            link and link.hex,  # Django keeps a UUID as 32 hex digits on SQLite
+        )
+    ]
+    rows = fetch(f"INSERT INTO {table} {columns} VALUES {values} {tail}", params)
+    inserted = {key: pk for pk, key in rows}
+    insert_rows(
+        TransferLeg._meta.db_table,
+        _LEG_COLUMNS,
+        [(inserted[key], *leg) for key, *leg in legs if key in inserted],
+    )
+    return inserted
+
+
+def _columns(rows: Sequence[tuple], width: int) -> list[tuple]:
+    """The rows' columns (`width` empty ones when there are no rows)."""
+    return list(zip(*rows, strict=True)) if rows else [()] * width
 
 
 def _find_replay(

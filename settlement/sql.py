@@ -57,7 +57,20 @@ def array_literal(values: Sequence[object]) -> str:
 
     psycopg adapts a list element by element in Python, which cost more than the
     UPDATE itself at a thousand rows; joining strings is an order of magnitude faster.
+    A column of only strings (keys, memos, states) is escaped whole, not element by
+    element: half the time, and a submitted payment carries a few of them.
     """
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return "{" + ",".join(map(str, values)) + "}"
+    if kinds and all(issubclass(kind, str) for kind in kinds):  # states are StrEnums
+        # NUL is never in PostgreSQL text, so it can stand between the elements while
+        # the whole column is escaped at once.
+        joined = "\0".join(values)
+        if joined.count("\0") == len(values) - 1:
+            if "\\" in joined or '"' in joined:
+                joined = joined.replace("\\", "\\\\").replace('"', '\\"')
+            return '{"' + joined.replace("\0", '","') + '"}'
     return "{" + ",".join(map(_array_element, values)) + "}"
 
 

@@ -292,3 +292,12 @@ def test_a_suzhou_2020_run_pays_offline_syncs_late_and_catches_the_cheaters(
     lag = offline["sync_lag_hours"]
     assert 0 < lag["p50"] <= lag["p95"] <= lag["max"] < 24 + 48 + 72
     assert audit_verify().ok
+
+
+def test_pgbench_gets_a_database_beside_the_runs_own():
+    """Runs on two databases of one server (two people's) never share pgbench's tables."""
+    from wallets.loadrun.pgbench import database_beside
+
+    assert database_beside("ewallet_a") == "ewallet_a_pgbench"
+    assert database_beside("ewallet_a") != database_beside("ewallet_b")
+    assert len(database_beside("x" * 63)) <= 63  # PostgreSQL's longest name

@@ -230,6 +230,142 @@ def test_an_unreferenced_transfer_can_still_be_deleted(world, queue_without_door
     assert not Transfer.objects.filter(pk=queued.pk).exists()
 
 
+LEG = (
+    "INSERT INTO settlement_transferleg (transfer_id, seq, asset, debit_id, credit_id, amount) "
+    "VALUES "
+)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        LEG + "(%(transfer)s, 1, 'ECNY', %(alice)s, %(nowhere)s, 1)",
+        LEG + "(%(transfer)s, 1, 'ECNY', %(nowhere)s, %(bob)s, 1)",
+        LEG + "(%(nowhere)s, 0, 'ECNY', %(alice)s, %(bob)s, 1)",
+        # One bad row among good ones is found too.
+        LEG + "(%(transfer)s, 1, 'ECNY', %(alice)s, %(bob)s, 1), "
+        "(%(transfer)s, 2, 'ECNY', %(bob)s, %(nowhere)s, 1)",
+        "UPDATE settlement_transferleg SET credit_id = %(nowhere)s "
+        "WHERE transfer_id = %(transfer)s",
+    ],
+)
+def test_a_leg_naming_a_missing_account_or_transfer_is_refused_at_once(
+    world, queue_without_doorbell, statement
+):
+    alice, bob = world.wallet("Alice", load=100), world.wallet("Bob")
+    queued = world.pay_later(alice, bob, 10, idempotency_key="queued")
+    params = {
+        "transfer": queued.pk,
+        "alice": alice.account_id,
+        "bob": bob.account_id,
+        "nowhere": 987654321,
+    }
+    # At the statement, not at COMMIT: the check is no longer deferred.
+    refused = pytest.raises(IntegrityError, match=r"a leg names an? (account|transfer) that is not")
+    with refused, transaction.atomic():
+        sql(statement, params)
+    assert list(queued.legs.values_list("debit_id", "credit_id")) == [
+        (alice.account_id, bob.account_id)
+    ]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM settlement_account WHERE id = %(account)s",
+        "DELETE FROM settlement_transfer WHERE id = %(transfer)s",
+    ],
+)
+def test_accounts_and_transfers_named_by_queued_legs_cannot_go(
+    world, queue_without_doorbell, statement
+):
+    # Queued, not settled: only its leg names the transfer and the payee's account.
+    queued = world.pay_later(
+        world.wallet("Alice", load=100), bob := world.wallet("Bob"), 10, idempotency_key="q"
+    )
+    params = {"transfer": queued.pk, "account": bob.account_id}
+    refused = pytest.raises(IntegrityError, match="still referenced from settlement_transferleg")
+    with refused, transaction.atomic():
+        sql(statement, params)
+    assert Transfer.objects.filter(pk=queued.pk, legs__credit_id=bob.account_id).exists()
+
+
+def test_a_delete_of_an_account_waits_for_the_transaction_inserting_its_leg(
+    world, queue_without_doorbell
+):
+    """The statement check takes the KEY SHARE lock a foreign key would: a DELETE of the
+    account from another connection waits for the inserting transaction, and then finds
+    the leg and is refused."""
+    alice, bob = world.wallet("Alice", load=100), world.wallet("Bob")
+    carol = world.wallet("Carol")  # named by no leg until the transaction below
+    started, inserted, done = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict = {}
+
+    def delete_carol():
+        try:
+            inserted.wait(30)
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '20s'")
+                started.set()
+                cursor.execute("DELETE FROM settlement_account WHERE id = %s", [carol.account_id])
+        except IntegrityError as error:
+            outcome["refused"] = str(error)
+        finally:
+            done.set()
+            connections.close_all()
+
+    deleter = threading.Thread(target=delete_carol)
+    deleter.start()
+    with transaction.atomic():
+        queued = world.pay_later(alice, bob, 10, idempotency_key="to-carol")
+        sql(LEG + "(%s, 1, 'ECNY', %s, %s, 1)", [queued.pk, alice.account_id, carol.account_id])
+        inserted.set()
+        started.wait(30)
+        assert not done.wait(1.0), "the DELETE did not wait for the leg's transaction"
+    deleter.join(60)
+    assert "still referenced from settlement_transferleg" in outcome["refused"]
+
+
+def test_the_legs_check_reads_accounts_and_transfers_by_index_whatever_their_size(
+    world, queue_without_doorbell
+):
+    """Its plans are cached for the session; one made while the tables were small would
+    read them whole on every statement after, as they grew (it did, in a load run after
+    --flush). Counted in this transaction: no sequential scan of either table."""
+    alice, bob = world.wallet("Alice", load=100), world.wallet("Bob")
+    queued = world.pay_later(alice, bob, 10, idempotency_key="queued")
+
+    def scans() -> dict[str, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
+                "WHERE relname IN ('settlement_account', 'settlement_transfer')"
+            )
+            return dict(cursor.fetchall())
+
+    with transaction.atomic():
+        before = scans()
+        sql(LEG + "(%s, 1, 'ECNY', %s, %s, 1)", [queued.pk, alice.account_id, bob.account_id])
+        assert scans() == before
+        transaction.set_rollback(True)
+
+
+def test_legs_have_no_row_by_row_foreign_keys_nor_a_second_index_on_transfer():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint "
+            "WHERE conrelid = 'settlement_transferleg'::regclass AND contype = 'f'"
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'settlement_transferleg' "
+            "AND indexdef LIKE '%%(transfer_id%%'"
+        )
+        assert [row[0].split(" USING ")[1] for row in cursor.fetchall()] == [
+            "btree (transfer_id, seq)"
+        ]
+
+
 def test_a_wallet_balance_cannot_go_negative(world):
     alice = world.wallet("Alice", load=100)
     with pytest.raises(IntegrityError, match="account_balance_not_negative"), transaction.atomic():

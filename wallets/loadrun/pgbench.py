@@ -8,7 +8,6 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 
-DATABASE = "ewallet_pgbench"
 _TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
 
 
@@ -24,6 +23,12 @@ class PgbenchResult:
         return asdict(self)
 
 
+def database_beside(name: str) -> str:
+    """pgbench's database beside a run's: `<name>_pgbench`, so runs on different databases
+    of one server never initialise pgbench's tables under one another."""
+    return f"{name[:55]}_pgbench"
+
+
 class PgbenchUnavailable(RuntimeError):
     pass
 
@@ -34,7 +39,7 @@ def pgbench_run(
     port: int | str,
     user: str,
     password: str | None = None,
-    database: str = DATABASE,
+    database: str,
     seconds: int = 20,
     clients: int = 4,
     threads: int = 2,

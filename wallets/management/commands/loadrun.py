@@ -15,8 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from wallets.api.batch import MAX_ITEMS
-from wallets.loadrun.pgbench import DATABASE as PGBENCH_DATABASE
-from wallets.loadrun.pgbench import PgbenchUnavailable, pgbench_run
+from wallets.loadrun.pgbench import PgbenchUnavailable, database_beside, pgbench_run
 from wallets.loadrun.report import compare, load_report
 from wallets.loadrun.runner import RunOptions, command_line, loadrun
 from wallets.loadrun.scenarios import SCENARIOS, transfers_for
@@ -190,18 +189,20 @@ class Command(BaseCommand):
     def pgbench(self, seconds: int) -> dict:
         if connection.vendor != "postgresql":
             raise CommandError("--pgbench needs DATABASE_URL on PostgreSQL")
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PGBENCH_DATABASE])
-            if cursor.fetchone() is None:
-                cursor.execute(f"CREATE DATABASE {PGBENCH_DATABASE}")
         where = connection.settings_dict
-        self.stdout.write(f"pgbench for {seconds} s on {PGBENCH_DATABASE}, for the ratio")
+        database = database_beside(where["NAME"])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database])
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{database}"')
+        self.stdout.write(f"pgbench for {seconds} s on {database}, for the ratio")
         try:
             result = pgbench_run(
                 host=where["HOST"] or "localhost",
                 port=where["PORT"] or 5432,
                 user=where["USER"] or "postgres",
                 password=where["PASSWORD"] or None,
+                database=database,
                 seconds=seconds,
             )
         except PgbenchUnavailable as error:

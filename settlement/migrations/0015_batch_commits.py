@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlement', '0013_offline_kinds'),
+        ('settlement', '0014_leg_references_per_statement'),
     ]
 
     operations = [
