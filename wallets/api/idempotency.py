@@ -115,7 +115,11 @@ def _take_over_if_abandoned(record: IdempotencyRecord) -> bool:
 
 def ledger_key(request, key: str) -> str:
     """The ledger's idempotency key: the client's, scoped to the caller."""
-    return f"api:{request.user.pk}:{key}"
+    return _ledger_key(request.user.pk, key)
+
+
+def _ledger_key(user_id: int, key: str) -> str:
+    return f"api:{user_id}:{key}"
 
 
 def _replay(record: IdempotencyRecord) -> HttpResponse:
@@ -140,7 +144,7 @@ def _payment_as_queued(record: IdempotencyRecord) -> Response:
     answer was 202 and the payment as queued, built again from the ledger byte for byte
     (the transfer's fields then were its fields now, but for its state and decision)."""
     transfer = present.fetch_legs(
-        Transfer.objects.get(idempotency_key=f"api:{record.user_id}:{record.key}")
+        Transfer.objects.get(idempotency_key=_ledger_key(record.user_id, record.key))
     )
     transfer.state, transfer.reject_code, transfer.decided_at = TransferState.RECEIVED, "", None
     body = present.transfer(transfer, present.leg_views(transfer.legs.all()))
