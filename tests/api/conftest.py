@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from ewallet.redisclient import redis_client
 from tests.helpers import World, user_with
 from wallets.actors import Actor
+from wallets.api.throttling import LEASES
 from wallets.auth import token_issue
 from wallets.models import Wallet
 from wallets.roles import Role
@@ -42,6 +43,7 @@ def fresh_rate_windows(period: int = 60) -> None:
         for key in client.scan_iter("throttle:*"):
             client.delete(key)
     cache.clear()
+    LEASES.forget()
     left = period - time.time() % period
     if left < 5:
         time.sleep(left + 0.05)

@@ -3,8 +3,8 @@ per address when anonymous.
 
 Per user, not per token: a caller who could mint a fresh token for a fresh window would
 have no limit at all. A fixed window counted in the cache (Redis in real deployments): one
-INCR a request, whatever the rate, unlike a sliding log that grows with it. 429 carries
-Retry-After.
+INCRBY per block of requests (rate_leases.py), whatever the rate, unlike a sliding log
+that grows with it. 429 carries Retry-After.
 """
 
 import time
@@ -14,6 +14,7 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from ewallet.redisclient import redis_client
+from wallets.api.rate_leases import Leases
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -24,22 +25,26 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[0]]
 
 
-def _count(key: str, ttl: int) -> int:
-    """This window's requests so far, this one included: one round trip to Redis."""
+def _take(key: str, n: int, ttl: int) -> int:
+    """Add n to a window's shared count: one round trip to Redis. Returns the new total."""
     client = redis_client()
     if client is not None:
         pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
+        pipe.incrby(key, n)
         pipe.expire(key, ttl)
         return pipe.execute()[0]
     # add() then incr(): the first request of a window sets the expiry.
-    if cache.add(key, 1, timeout=ttl):
-        return 1
+    if cache.add(key, n, timeout=ttl):
+        return n
     try:
-        return cache.incr(key)
+        return cache.incr(key, n)
     except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=ttl)
-        return 1
+        cache.add(key, n, timeout=ttl)
+        return n
+
+
+# This process's share of each window (rate_leases.py: one round trip per block of requests).
+LEASES = Leases(_take)
 
 
 class TokenRateThrottle(BaseThrottle):
@@ -54,9 +59,9 @@ class TokenRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"throttle:{ident}:{period}:{window}"
-        count = _count(key, period + 1)
-        self._wait = (window + 1) * period - now
-        return count <= limit
+        ends = (window + 1) * period
+        self._wait = ends - now
+        return LEASES.allow(key, limit, now, ends)
 
     def wait(self) -> float:
         return self._wait
