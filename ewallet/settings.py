@@ -245,9 +245,7 @@ EWALLET_AUDIT_KEY_FILE = Path(
 # line in this file (`audit keygen` appends each key it makes), plus any in
 # EWALLET_AUDIT_TRUSTED_KEYS (separated by spaces or commas), e.g. an outside auditor's.
 EWALLET_AUDIT_TRUSTED_KEYS_FILE = Path(
-    os.environ.get(
-        "EWALLET_AUDIT_TRUSTED_KEYS_FILE", VAR_DIR / "keys" / "audit-trusted-keys.txt"
-    )
+    os.environ.get("EWALLET_AUDIT_TRUSTED_KEYS_FILE", VAR_DIR / "keys" / "audit-trusted-keys.txt")
 )
 EWALLET_AUDIT_TRUSTED_KEYS = os.environ.get("EWALLET_AUDIT_TRUSTED_KEYS", "")
 
