@@ -508,7 +508,7 @@ def leaf_swap(rng):
 def event_change(rng):
     row = _pick(rng, EVENTS, "id")
     if row is None:
-        return leaf_byte(rng)  # a log with no events: a leaf instead
+        return UNCHANGED, "a log with no events: no event to change"
     if rng.random() < 0.5:
         _sql(f"UPDATE {EVENTS} SET at = at + %s WHERE id = %s", [_shift(rng), row[0]])
         return f"event {row[0]} time shifted"
