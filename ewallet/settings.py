@@ -240,6 +240,14 @@ EWALLET_AUDIT_ORIGIN = os.environ.get("EWALLET_AUDIT_ORIGIN", "ecny.example/pboc
 EWALLET_AUDIT_KEY_FILE = Path(
     os.environ.get("EWALLET_AUDIT_KEY_FILE", VAR_DIR / "keys" / "audit-signing-key.pem")
 )
+# The verifier keys `audit verify` trusts, held outside the database so that whoever can
+# write the database cannot also vouch for a key of their own: one C2SP verifier key a
+# line in this file (`audit keygen` appends each key it makes), plus any in
+# EWALLET_AUDIT_TRUSTED_KEYS (separated by spaces or commas), e.g. an outside auditor's.
+EWALLET_AUDIT_TRUSTED_KEYS_FILE = Path(
+    os.environ.get("EWALLET_AUDIT_TRUSTED_KEYS_FILE", VAR_DIR / "keys" / "audit-trusted-keys.txt")
+)
+EWALLET_AUDIT_TRUSTED_KEYS = os.environ.get("EWALLET_AUDIT_TRUSTED_KEYS", "")
 
 # --- The REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

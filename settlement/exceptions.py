@@ -31,3 +31,16 @@ class AuditKeyMissing(EwalletError):
             ErrorCode.AUDIT_KEY_MISSING,
             f"no checkpoint signing key at {path}; create one with `manage.py audit keygen`",
         )
+
+
+class AuditKeyUnregistered(AuditKeyMissing):
+    """The key file holds a key that `audit keygen` did not register (or one retired):
+    the signer refuses it rather than vouch for it itself."""
+
+    def __init__(self, path, detail: str) -> None:
+        EwalletError.__init__(
+            self,
+            ErrorCode.AUDIT_KEY_MISSING,
+            f"the checkpoint signing key at {path} {detail}; register a key with "
+            "`manage.py audit keygen --if-missing` (or `--rotate`)",
+        )

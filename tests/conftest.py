@@ -79,7 +79,9 @@ def _settle_in_process(request):
 @pytest.fixture(autouse=True, scope="session")
 def _audit_key_outside_the_checkout(tmp_path_factory):
     """Tests sign checkpoints with a key of their own, never one in ./var."""
-    settings.EWALLET_AUDIT_KEY_FILE = tmp_path_factory.mktemp("keys") / "audit-signing-key.pem"
+    folder = tmp_path_factory.mktemp("keys")
+    settings.EWALLET_AUDIT_KEY_FILE = folder / "audit-signing-key.pem"
+    settings.EWALLET_AUDIT_TRUSTED_KEYS_FILE = folder / "audit-trusted-keys.txt"
 
 
 @pytest.fixture
@@ -87,9 +89,24 @@ def audit_key(db):
     """The checkpoint signing key (created once per run, registered in each test's DB)."""
     from settlement.audit import keys
 
-    if not keys.key_path().exists():
-        keys.signing_key_create()
+    keys.signing_key_ensure()
     return keys.signer()[0]
+
+
+@pytest.fixture
+def audit_rewrites_allowed(db):
+    """For tests that tamper with the audit log on purpose: lets this connection through
+    the append-only triggers (migration 0016) until the test ends."""
+    from django.db import connection
+
+    if not _on_postgres():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('ewallet.audit_rewrite', 'on', false)")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('ewallet.audit_rewrite', '', false)")
 
 
 @pytest.fixture

@@ -58,6 +58,8 @@ def checkpoint_seal() -> Checkpoint | None:
     root = merkle.root(head, lambda level, index: made.get((level, index)) or get(level, index))
     # Never earlier than the last one, even if this machine's clock is behind its sealer's.
     now = max(timezone.now(), last.created_at) if last else timezone.now()
+    # Stored as signed, to the millisecond, so `audit verify` can hold the row to the note.
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     previous = note_hash(last.note) if last else ZERO_HASH
     text = CheckpointText(
         origin=keys.key_name(),

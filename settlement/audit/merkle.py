@@ -296,14 +296,18 @@ class Frontier:
         self.size = 0
         self.roots: list[bytes] = []
 
-    def append(self, leaf_hash: bytes) -> None:
-        """Add the next leaf's hash."""
-        value, size = leaf_hash, self.size
-        while size & 1:
+    def append(self, leaf_hash: bytes) -> list[Node]:
+        """Add the next leaf's hash; return the nodes it completes, leaf first (as
+        `appended_nodes`), so a stored tree can be checked node by node while streaming."""
+        value, level, index = leaf_hash, 0, self.size
+        made = [(0, index, value)]
+        while index & 1:
             value = node_hash(self.roots.pop(), value)
-            size >>= 1
+            level, index = level + 1, index >> 1
+            made.append((level, index, value))
         self.roots.append(value)
         self.size += 1
+        return made
 
     def root(self) -> bytes:
         """MTH of the leaves so far."""

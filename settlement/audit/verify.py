@@ -3,7 +3,9 @@
 Checks, in order, stopping at the first mismatch (which it names):
 1. leaves are numbered 0..n-1; each leaf's bytes equal the entry rebuilt from its transfer
    and legs (or from its event's row), its hash is SHA-256(0x00 || bytes), and the chain
-   links to the previous leaf;
+   links to the previous leaf; every stored Merkle node under the last checkpoint equals
+   the node recomputed from the leaves (receipts are built from them), and none lies
+   beyond it;
 2. the head row holds n and the last chain hash; every SETTLED transfer, and every
    two-phase transfer that reserved funds (its leaf records the reservation), and every
    event has a leaf, and no other transfer has postings; every settled transfer's
@@ -14,10 +16,14 @@ Checks, in order, stopping at the first mismatch (which it names):
    account's postings; no holder account is negative; every account's reserved funds are
    the sum of its pending transfers' legs, never more than its balance;
 4. circulation == -issuance == reserve backing;
-5. checkpoints: heights count up and sizes grow, each names the previous note's hash,
-   each note's signature verifies with the key that was current at its time, its head
-   equals the Merkle head recomputed from the leaves, the stored nodes give the same head,
-   and consecutive checkpoints are consistent (RFC 9162 consistency proof).
+5. keys: each stored key's id is derived from its name and public key, and, when verifier
+   keys are pinned outside the database (keys.pinned_verifiers), each stored key is one of
+   them: signatures are then checked with the pinned key, never the row;
+6. checkpoints: heights count up and sizes grow, each names the previous note's hash,
+   each note's signature verifies with the key that was current at its time, its row's
+   time is its signed time, its head equals the Merkle head recomputed from the leaves,
+   the stored nodes give the same head, and consecutive checkpoints are consistent
+   (RFC 9162 consistency proof).
 """
 
 import base64
@@ -29,7 +35,8 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
-from settlement.audit import leaf, merkle
+from settlement.audit import keys, leaf, merkle
+from settlement.audit.note import Verifier, key_hash
 from settlement.models import (
     NEGATIVE_ALLOWED,
     RESERVED_STATES,
@@ -38,7 +45,9 @@ from settlement.models import (
     AuditHead,
     AuditLeaf,
     Checkpoint,
+    MerkleNode,
     Posting,
+    SigningKey,
     Transfer,
     TransferLeg,
     TransferState,
@@ -75,6 +84,9 @@ class VerifyReport:
     checkpoints: int = 0
     leaves_checked: int = 0  # all of them, or those after the `since` checkpoint
     heads: dict[int, bytes] = field(default_factory=dict)  # size -> recomputed Merkle head
+    merkle_nodes: int = 0  # stored nodes recomputed from the leaves and found equal
+    # What passed but is trusted rather than proven (e.g. keys not pinned outside the DB).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,7 +113,8 @@ def audit_verify(*, since: int | None = None) -> VerifyReport:
             _check_linked()
             _check_postings_and_balances(report)
             _check_money(report)
-            _check_checkpoints(report, start)
+            trusted = _check_keys(report)
+            _check_checkpoints(report, start, trusted)
     except _Failed as failed:
         report.mismatch = failed.mismatch
     report.seconds = time.perf_counter() - started
@@ -168,6 +181,7 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
     expected_index = start.index
     # Merkle heads are recomputed on the way at every checkpointed size.
     wanted_heads = set(Checkpoint.objects.values_list("size", flat=True))
+    sealed = max(wanted_heads, default=0)  # stored nodes cover the leaves below this
     frontier = start.frontier
     legs_table = TransferLeg._meta.db_table
     while True:
@@ -196,6 +210,7 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
         )
         if not rows:
             break
+        recomputed: list[merkle.Node] = []
         transfer_ids = [row[1] for row in rows if row[1] is not None]
         legs = defaultdict(list)
         if transfer_ids:
@@ -247,15 +262,67 @@ def _check_leaves(report: VerifyReport, start: _Start) -> None:
             if leaf.leaf_hash(data) != stored_hash:
                 _fail("leaves", "leaf hash is not SHA-256(0x00 || leaf bytes)", index)
             chain = leaf.chain_next(chain, stored_hash)
-            frontier.append(stored_hash)
+            made = frontier.append(stored_hash)
+            if index < sealed:
+                recomputed += made
             if index + 1 in wanted_heads:
                 report.heads[index + 1] = frontier.root()
             if chain != stored_chain:
                 _fail("chain", "chain hash does not follow from the previous leaf", index)
             expected_index += 1
+        _check_stored_nodes(report, recomputed)
+    _check_no_stray_nodes(sealed)
     report.leaves = expected_index
     report.leaves_checked = expected_index - start.index
     report.chain_head = chain
+
+
+def _check_stored_nodes(report: VerifyReport, recomputed: list[merkle.Node]) -> None:
+    """The stored nodes of a chunk's leaves, read level by level, equal the recomputed ones."""
+    if not recomputed:
+        return
+    spans: dict[int, list[int]] = {}
+    for level, index, _ in recomputed:
+        low_high = spans.setdefault(level, [index, index])
+        low_high[0], low_high[1] = min(low_high[0], index), max(low_high[1], index)
+    condition = Q()
+    for level, (low, high) in spans.items():
+        condition |= Q(level=level, index__gte=low, index__lte=high)
+    stored = {
+        (level, index): bytes(value)
+        for level, index, value in MerkleNode.objects.filter(condition).values_list(
+            "level", "index", "hash"
+        )
+    }
+    for level, index, value in recomputed:
+        found = stored.get((level, index))
+        leaves = f"leaves [{index << level}, {(index + 1) << level})"
+        if found is None:
+            _fail("merkle nodes", f"stored node {level}/{index} ({leaves}) is missing")
+        if found != value:
+            _fail(
+                "merkle nodes",
+                f"stored node {level}/{index} is not the hash of {leaves}: stored "
+                f"{found.hex()[:16]}…, recomputed {value.hex()[:16]}…",
+            )
+    report.merkle_nodes += len(recomputed)
+
+
+def _check_no_stray_nodes(sealed: int) -> None:
+    """No stored node covers a leaf past the last checkpoint (a seal stores exactly the
+    subtrees it completes), so a dropped checkpoint or a planted node shows."""
+    stray = fetch(
+        f'SELECT level, "index" FROM {MerkleNode._meta.db_table} '
+        f'WHERE level > 62 OR "index" < 0 OR (("index" + 1) << level) > %s '
+        f'ORDER BY level, "index" LIMIT 1',
+        [sealed],
+    )
+    if stray:
+        level, index = stray[0]
+        _fail(
+            "merkle nodes",
+            f"stored node {level}/{index} lies beyond the last checkpoint (size {sealed})",
+        )
 
 
 def _event_leaf_bytes(event_id, kind, at, data, index: int) -> bytes:
@@ -451,13 +518,80 @@ def _check_money(report: VerifyReport) -> None:
         )
 
 
-def _check_checkpoints(report: VerifyReport, start: _Start) -> None:
-    from settlement.audit import keys
+def _check_keys(report: VerifyReport) -> dict[str, tuple[Verifier, SigningKey]]:
+    """The stored keys, each checked, with the verifier to trust for each: the pinned one
+    when keys are pinned outside the database, else (with a warning) the row's own."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        pinned = keys.pinned_verifiers()
+    except ValueError as error:
+        _fail("keys", str(error))
+    trusted = {}
+    current = []
+    for row in keys.stored_keys():
+        where = f"signing key {row.key_hash} ({row.name})"
+        public = bytes(row.public_key)
+        if len(public) != 32:
+            _fail("keys", f"{where}: the public key is {len(public)} bytes, not 32")
+        derived = key_hash(row.name, public).hex()
+        if derived != row.key_hash:
+            _fail("keys", f"{where}: its id is not derived from its name and key ({derived})")
+        if row.retired_at is None:
+            current.append(row.key_hash)
+        elif row.retired_at < row.created_at:
+            _fail("keys", f"{where} was retired before it was made")
+        if pinned:
+            verifier = pinned.get(row.key_hash)
+            if verifier is None:
+                _fail(
+                    "keys",
+                    f"{where} is stored but not pinned (not in {keys.trusted_keys_path()} "
+                    "nor EWALLET_AUDIT_TRUSTED_KEYS)",
+                )
+            if (verifier.name, verifier.key.public_bytes_raw()) != (row.name, public):
+                _fail("keys", f"{where} differs from the pinned key of that id")
+        else:
+            try:
+                key = Ed25519PublicKey.from_public_bytes(public)
+            except ValueError as error:
+                _fail("keys", f"{where}: {error}")
+            verifier = Verifier(row.name, bytes.fromhex(row.key_hash), key)
+        trusted[row.key_hash] = (verifier, row)
+    if len(current) > 1:
+        _fail("keys", f"{len(current)} keys are current at once: {', '.join(current)}")
+    if not pinned and trusted:
+        report.warnings.append(
+            f"no verifier key is pinned outside the database ({keys.trusted_keys_path()} "
+            f"or EWALLET_AUDIT_TRUSTED_KEYS): the {len(trusted)} keys stored in it were trusted"
+        )
+    return trusted
+
+
+def _as_signed(moment) -> str:
+    """A time as a seal signs it; one with a finer fraction than milliseconds never is."""
+    from datetime import UTC
+
+    text = moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return text[:-4] + "Z" if text.endswith("000Z") else text
+
+
+def _signed_time(extensions: tuple[str, ...] | list[str]) -> str | None:
+    for line in extensions:
+        if line.startswith("time "):
+            return line.removeprefix("time ")
+    return None
+
+
+def _check_checkpoints(
+    report: VerifyReport, start: _Start, known: dict[str, tuple[Verifier, SigningKey]]
+) -> None:
+    from datetime import UTC
+
     from settlement.audit.checkpoint import note_hash
     from settlement.audit.note import NoteError, open_note, parse_checkpoint
     from settlement.audit.proofs import with_stored_nodes
 
-    known = keys.verifiers()
     previous = start.previous
     checkpoints = Checkpoint.objects.filter(height__gte=start.height).order_by("height")
     for checkpoint in checkpoints.iterator():
@@ -495,6 +629,13 @@ def _check_checkpoints(report: VerifyReport, start: _Start) -> None:
             _fail("checkpoints", f"{where}: head is not the Merkle head of the leaves")
         if with_stored_nodes(lambda get, size=checkpoint.size: merkle.root(size, get)) != root:
             _fail("checkpoints", f"{where}: stored Merkle nodes give another head")
+        row_time = checkpoint.created_at.astimezone(UTC).isoformat(timespec="microseconds")
+        if _signed_time(signed.extensions) != _as_signed(checkpoint.created_at):
+            _fail(
+                "checkpoints",
+                f"{where}: the row's time {row_time} is not its signed time "
+                f"{_signed_time(signed.extensions)}",
+            )
         if previous and not merkle.verify_consistency(
             previous.size,
             checkpoint.size,

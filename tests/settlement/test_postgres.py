@@ -184,7 +184,7 @@ def test_without_the_setting_postings_may_balance_across_statements_but_not_at_c
         ),
     ],
 )
-def test_a_reference_to_a_missing_row_is_refused(world, statement, missing):
+def test_a_reference_to_a_missing_row_is_refused(world, audit_rewrites_allowed, statement, missing):
     alice, bob = world.wallet("Alice", load=100), world.wallet("Bob")
     settled = world.pay(alice, bob, 10)
     params = {

@@ -86,8 +86,7 @@ def no_negative_balance() -> dict:
 
 
 def audit_verified() -> dict:
-    if not keys.key_path().exists():
-        keys.signing_key_create()
+    keys.signing_key_ensure()  # made, or registered again after a flush
     while checkpoint_seal() is not None:
         pass
     report = audit_verify()

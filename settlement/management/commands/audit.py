@@ -1,4 +1,5 @@
-"""python manage.py audit verify | export | checkpoint | proof --transfer ID | keygen [--rotate]"""
+"""python manage.py audit verify | export | checkpoint | proof --transfer ID | keygen [--rotate]
+| tamper --mutations N --seed S"""
 
 import json
 
@@ -8,6 +9,7 @@ from ewallet.errors import ErrorCode, EwalletError
 from ewallet.money import format_fen
 from settlement.audit import keys, proofs
 from settlement.audit.checkpoint import checkpoint_seal
+from settlement.audit.tamper import tamper_campaign
 from settlement.audit.verify import audit_verify
 
 
@@ -35,7 +37,19 @@ class Command(BaseCommand):
         which.add_argument("--leaf", type=int)
         keygen = sub.add_parser("keygen", help="create the checkpoint signing key (mode 0600)")
         keygen.add_argument("--rotate", action="store_true", help="replace the current key")
-        keygen.add_argument("--if-missing", action="store_true", help="do nothing if one exists")
+        keygen.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="keep an existing key file (registering its key if the database has none)",
+        )
+        tamper = sub.add_parser(
+            "tamper",
+            help="apply random mutations to ledger and audit rows, each rolled back after "
+            "`audit verify` has looked at it, and count what it found and named",
+        )
+        tamper.add_argument("--mutations", type=int, default=1000)
+        tamper.add_argument("--seed", type=int, default=0)
+        tamper.add_argument("--each", action="store_true", help="print every mutation")
 
     def handle(self, *args, action: str, **options):
         try:
@@ -48,6 +62,8 @@ class Command(BaseCommand):
         rate = report.leaves_checked / report.seconds if report.seconds else 0.0
         if not report.ok:
             raise CommandError(f"audit verify FAILED at {report.mismatch}")
+        for warning in report.warnings:
+            self.stderr.write(f"warning: {warning}")
         totals = report.totals
         self.stdout.write(
             f"audit verify OK: {report.leaves} leaves ({report.leaves_checked} checked), "
@@ -95,7 +111,35 @@ class Command(BaseCommand):
 
     def keygen(self, *, rotate: bool, if_missing: bool, **options) -> None:
         if if_missing and keys.key_path().exists():
-            self.stdout.write(f"{keys.key_path()} exists; verifier key: {keys.signer()[0]}")
+            verifier = keys.signing_key_ensure()
+            self.stdout.write(f"{keys.key_path()} exists; verifier key: {verifier}")
             return
         verifier = keys.signing_key_create(rotate=rotate)
         self.stdout.write(f"wrote {keys.key_path()} (mode 0600)\nverifier key: {verifier}")
+
+    def tamper(self, *, mutations: int, seed: int, each: bool, **options) -> None:
+        def say(number, kind, outcome, what, finding) -> None:
+            self.stdout.write(f"{number:5} {kind:18} {outcome:9} {what} | {finding}")
+
+        try:
+            report = tamper_campaign(mutations=mutations, seed=seed, on_each=say if each else None)
+        except RuntimeError as error:
+            raise CommandError(str(error)) from error
+        columns = ("mutations", "detected", "refused", "unchanged", "outside", "missed")
+        self.stdout.write(f"{'kind':18} " + " ".join(f"{c:>9}" for c in columns) + "  named by")
+        for kind, tally in sorted(report.kinds.items()):
+            named = ", ".join(f"{name} {n}" for name, n in tally.named_by.most_common())
+            counts = " ".join(f"{getattr(tally, c):9}" for c in columns)
+            self.stdout.write(f"{kind:18} {counts}  {named}")
+        totals = " ".join(f"{report.total(c):9}" for c in columns)
+        self.stdout.write(f"{'total':18} {totals}")
+        self.stdout.write(
+            f"seed {seed}: {mutations} mutations in {report.seconds:.1f}s, every one rolled back"
+        )
+        for kind, tally in sorted(report.kinds.items()):
+            for outside in tally.outside_examples:
+                self.stdout.write(f"outside the log, {kind}: {outside}")
+            for missed in tally.missed_examples:
+                self.stdout.write(f"MISSED {kind}: {missed}")
+        if report.total("missed"):
+            raise CommandError(f"{report.total('missed')} mutations were not detected")

@@ -53,6 +53,8 @@ class Command(BaseCommand):
         if not keys.key_path().exists():
             keys.signing_key_create()
             self.stdout.write(f"  created the checkpoint signing key {keys.key_path()}")
+        else:
+            keys.signing_key_ensure()  # registered again after a flush
         while checkpoint_seal():  # a long backlog takes several seals; seal all of it
             pass
         report = audit_verify()
