@@ -47,7 +47,20 @@ $$ LANGUAGE plpgsql;
 """
 
 
+def checkpoint_times_as_signed(apps, schema_editor):
+    """Seals before this one stored the microseconds their notes leave out (a note signs
+    its time to the millisecond, truncated); `audit verify` now holds the row to the note."""
+    Checkpoint = apps.get_model("settlement", "Checkpoint")
+    for checkpoint in Checkpoint.objects.exclude(created_at=None).only("pk", "created_at"):
+        signed = checkpoint.created_at.replace(
+            microsecond=checkpoint.created_at.microsecond // 1000 * 1000
+        )
+        if signed != checkpoint.created_at:
+            Checkpoint.objects.filter(pk=checkpoint.pk).update(created_at=signed)
+
+
 def forwards(apps, schema_editor):
+    checkpoint_times_as_signed(apps, schema_editor)
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(FUNCTION, params=None)  # its % are PL/pgSQL, not placeholders

@@ -135,6 +135,25 @@ def test_a_checkpoint_row_time_other_than_its_signed_time_is_named(sealed_log):
 
 
 @pytest.mark.usefixtures("audit_rewrites_allowed")
+def test_checkpoints_sealed_before_the_time_check_are_stored_as_signed(sealed_log):
+    """Seals before migration 0016 stored microseconds their notes leave out: the migration
+    cuts them to the signed millisecond, so an honest old log still verifies."""
+    from datetime import timedelta
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("settlement.migrations.0016_audit_append_only")
+    for checkpoint in Checkpoint.objects.all():
+        Checkpoint.objects.filter(pk=checkpoint.pk).update(
+            created_at=checkpoint.created_at + timedelta(microseconds=417)
+        )
+    assert audit_verify().mismatch.check == "checkpoints"
+    migration.checkpoint_times_as_signed(apps, None)
+    assert audit_verify().ok
+
+
+@pytest.mark.usefixtures("audit_rewrites_allowed")
 def test_verify_trusts_pinned_keys_and_names_a_stored_key_that_is_not(sealed_log, settings):
     assert audit_verify().warnings == []
     stranger = Verifier.from_public(keys.key_name(), Ed25519PrivateKey.generate().public_key())
