@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -105,6 +106,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         code = codes.pop() if len(codes) == 1 else ErrorCode.INVALID_INPUT
         fields = ", ".join(error["pointer"] for error in errors)
         return problem_response(code, 400, f"invalid request: {fields}", errors=errors)
+    if isinstance(exc, RequestDataTooBig):  # raised reading the body for a parser
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        detail = f"the request body is larger than {limit} bytes"
+        return problem_response(ErrorCode.BODY_TOO_LARGE, 413, detail, max_bytes=limit)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

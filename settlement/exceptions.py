@@ -7,11 +7,14 @@ class TransferInvalid(EwalletError):
 
 class IdempotencyConflict(EwalletError):
     def __init__(self, key: str) -> None:
+        # The key stays an attribute, not an extra member of the problem: it is the
+        # ledger's key, which an interface derives from its caller's (the API's
+        # `api:{user}:{key}`) and must not show them.
         super().__init__(
             ErrorCode.IDEMPOTENCY_CONFLICT,
             "this idempotency key was already used for a different transfer",
-            idempotency_key=key,
         )
+        self.key = key
 
 
 class LinkedFailed(EwalletError):

@@ -189,13 +189,18 @@ class RejectCode(models.TextChoices):
     LINKED_FAILED = "LINKED_FAILED", "Linked with a transfer that was rejected"
 
 
+# Room for the longest key an interface derives: the API's `api:{user id}:{client key}`,
+# with a client key of up to 200 characters (wallets.api.idempotency).
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
 class Transfer(models.Model):
     kind = models.CharField(max_length=24, choices=TransferKind.choices)
     state = models.CharField(
         max_length=12, choices=TransferState.choices, default=TransferState.RECEIVED
     )
     reject_code = models.CharField(max_length=24, choices=RejectCode.choices, blank=True)
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, unique=True)
     memo = models.CharField(max_length=140, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)

@@ -20,6 +20,7 @@ from settlement.audit.log import audit_event_append
 from settlement.batch import BatchResult, settle_batch
 from settlement.exceptions import IdempotencyConflict, LinkedFailed, TransferInvalid
 from settlement.models import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
     PHASE_KINDS,
     Account,
     AccountKind,
@@ -32,6 +33,15 @@ from settlement.models import (
     TransferState,
 )
 from settlement.sql import array_literal, fetch, in_ids, insert_rows
+
+
+def _check_key(idempotency_key: str) -> None:
+    if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise TransferInvalid(
+            ErrorCode.INVALID_INPUT,
+            f"idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters",
+        )
+
 
 # The longest a pending transfer may hold its payer's funds.
 MAX_PENDING_TIMEOUT = timedelta(days=90)
@@ -102,10 +112,7 @@ def transfer_submit(
     """
     if not legs:
         raise TransferInvalid(ErrorCode.INVALID_INPUT, "a transfer needs at least one leg")
-    if not idempotency_key or len(idempotency_key) > 200:
-        raise TransferInvalid(
-            ErrorCode.INVALID_INPUT, "idempotency key must be 1 to 200 characters"
-        )
+    _check_key(idempotency_key)
     kind = TransferKind(kind)
     wanted = [(leg.debit_id, leg.credit_id, require_fen(leg.amount)) for leg in legs]
     transfer = Transfer(kind=kind, idempotency_key=idempotency_key, memo=memo[:140])
@@ -263,10 +270,7 @@ def transfers_submit_many(specs: Sequence[TransferSpec]) -> list[SubmitOutcome]:
         try:
             if not spec.legs:
                 raise TransferInvalid(ErrorCode.INVALID_INPUT, "a transfer needs at least one leg")
-            if not spec.idempotency_key or len(spec.idempotency_key) > 200:
-                raise TransferInvalid(
-                    ErrorCode.INVALID_INPUT, "idempotency key must be 1 to 200 characters"
-                )
+            _check_key(spec.idempotency_key)
             TransferKind(spec.kind)
             if spec.kind in PHASE_KINDS and index in in_chain:
                 raise TransferInvalid(ErrorCode.INVALID_INPUT, "a phase cannot be linked")
@@ -591,10 +595,7 @@ def _queue(
 ) -> tuple[Transfer, bool]:
     """Insert a transfer and its legs, or find the one its key queued before (which must
     ask for the same thing); ring for settlement."""
-    if not idempotency_key or len(idempotency_key) > 200:
-        raise TransferInvalid(
-            ErrorCode.INVALID_INPUT, "idempotency key must be 1 to 200 characters"
-        )
+    _check_key(idempotency_key)
     with transaction.atomic():
         assets = _assets_of({a for debit, credit, _ in wanted for a in (debit, credit)})
         _check_legs(wanted, assets)

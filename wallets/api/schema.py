@@ -1,5 +1,7 @@
 """OpenAPI helpers: problem responses, cursor pages, and the examples the docs show."""
 
+import re
+
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
@@ -18,6 +20,7 @@ _WHY = {
     404: "Not found, or not visible to the caller.",
     406: "The Accept header names no type this answers in.",
     409: "Conflicts with the current state (or the same Idempotency-Key is still running).",
+    413: "The request body is larger than the server takes (DATA_UPLOAD_MAX_MEMORY_SIZE).",
     422: "The Idempotency-Key was already used for a different request.",
     429: "Rate limited: retry after the `Retry-After` header's seconds.",
     503: "A dependency is unavailable.",
@@ -78,10 +81,15 @@ class PageQuery(serializers.Serializer):
     )
 
 
+# A cursor's position is a primary key this API gave out: every paged table's is an integer.
+_POSITION = re.compile(r"[0-9]{1,18}")
+
+
 class NewestFirst(CursorPagination):
     """Stable pages however many rows arrive meanwhile (cursor on the primary key).
 
-    Query parameters are checked by PageQuery first, so a bad one is a 400, not ignored.
+    Query parameters are checked by PageQuery first, so a bad one is a 400, not ignored;
+    so is a cursor whose position is not an id (DRF's own check stops at its base64).
     """
 
     ordering = "-pk"
@@ -91,9 +99,16 @@ class NewestFirst(CursorPagination):
 
     def decode_cursor(self, request):
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
-            raise ValidationError({"cursor": ["not a cursor this API gave out"]}) from None
+            cursor = None
+            valid = False
+        else:
+            position = cursor.position if cursor is not None else None
+            valid = position is None or bool(_POSITION.fullmatch(position))
+        if not valid:
+            raise ValidationError({"cursor": ["not a cursor this API gave out"]})
+        return cursor
 
 
 PAGE_PARAMETERS = [PageQuery]

@@ -57,9 +57,13 @@ from wallets.api.schema import (
 from wallets.auth import token_issue, token_revoke, tokens_revoke_all
 from wallets.models import ApiToken, Holder, Merchant, Operator, Wallet
 
-# The longest a client may ask a payment to wait for its settlement.
+# The longest a client may ask a payment to wait for its settlement: a wait holds a web
+# worker, so it is bounded (a longer one is refused, 400, as the schema's maximum says).
 MAX_WAIT_MS = 10_000
+# Polls start quick, for the usual decision within milliseconds, and slow down to one read
+# per WAIT_POLL_MAX_SECONDS, so a waiter on a slow settlement costs the database little.
 WAIT_POLL_SECONDS = 0.01
+WAIT_POLL_MAX_SECONDS = 0.1
 
 
 def page(view, request, queryset, out: type[serializers.Serializer], **context):
@@ -197,8 +201,10 @@ def visible_wallet(request, number: str) -> Wallet:
 def wait_for_decision(transfer: Transfer, wait_ms: int) -> Transfer:
     """The transfer, read again until it is decided or wait_ms have passed."""
     deadline = time.monotonic() + wait_ms / 1000
-    while transfer.state == TransferState.RECEIVED and time.monotonic() < deadline:
-        time.sleep(WAIT_POLL_SECONDS)
+    pause = WAIT_POLL_SECONDS
+    while transfer.state == TransferState.RECEIVED and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, WAIT_POLL_MAX_SECONDS)
         transfer.refresh_from_db(fields=["state", "reject_code", "decided_at"])
     return transfer
 
@@ -432,7 +438,8 @@ class WaitQuery(serializers.Serializer):
         max_value=MAX_WAIT_MS,
         required=False,
         default=0,
-        help_text="milliseconds to wait for the payment to settle or be rejected",
+        help_text="milliseconds to wait for the payment to settle or be rejected, at most "
+        f"{MAX_WAIT_MS:,} (more is a 400); the answer is 202 if it is still queued by then",
     )
 
 
@@ -466,7 +473,7 @@ class TransfersView(APIView):
         responses={
             202: OpenApiResponse(s.TransferOut, description="queued"),
             201: OpenApiResponse(s.TransferOut, description="decided within ?wait"),
-            **problems(400, 403, 404, 409, 422),
+            **problems(400, 403, 404, 409, 413, 422),
         },
     )
     def post(self, request):
@@ -533,7 +540,7 @@ class TransferBatchView(APIView):
         "`IDEMPOTENCY_CONFLICT`.",
         request=s.BatchIn,
         parameters=[IDEMPOTENCY_KEY, REPLAYED],
-        responses={202: s.BatchOut, **problems(400, 403, 409, 422)},
+        responses={202: s.BatchOut, **problems(400, 403, 409, 413, 422)},
     )
     @idempotent
     def post(self, request):
