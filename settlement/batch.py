@@ -61,11 +61,13 @@ class Decision:
 
 @dataclass
 class BatchResult:
+    taken: int = 0  # rows the queue gave the claim; those it deferred are not `claimed`
     claimed: int = 0
     settled: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: "BatchResult") -> None:
+        self.taken += other.taken
         self.claimed += other.claimed
         self.settled += other.settled
         for code, count in other.rejected.items():
@@ -101,9 +103,10 @@ def settle_batch(limit: int) -> BatchResult:
     )
     if not claimed:
         return BatchResult()
+    taken = len(claimed)
     claimed, chains = _hold_chains(claimed)
     if not claimed:
-        return BatchResult()
+        return BatchResult(taken=taken)
     pendings = _lock_pendings(claimed)
 
     legs_by_transfer: dict[int, list[tuple[str, int, int, int]]] = defaultdict(list)
@@ -129,7 +132,7 @@ def settle_batch(limit: int) -> BatchResult:
     usage_before = dict(usage)
 
     decided_at = timezone.now()
-    result = BatchResult(claimed=len(claimed))
+    result = BatchResult(taken=taken, claimed=len(claimed))
     decisions: dict[int, Decision] = {}
     leaves: list[LeafSpec] = []
     moved = []  # (transfer id, legs) whose postings this batch writes

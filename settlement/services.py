@@ -632,7 +632,8 @@ def transfers_settle(
     max_batches: int | None = None,
     between_batches: Callable[[], object] | None = None,
 ) -> BatchResult:
-    """Drain the queue: settle batches until one comes back short (or max_batches ran).
+    """Drain the queue: settle batches until the queue gives one fewer rows than it asked
+    for (or max_batches ran).
 
     `between_batches` runs after each full batch, while the drain goes on (the worker
     seals checkpoints there, so a long drain does not hold them back).
@@ -644,7 +645,11 @@ def transfers_settle(
         result = settle_batch(size)
         total.add(result)
         batches += 1
-        if result.claimed < size:
+        # A short take means the queue is drained. A full one goes on even when some of
+        # it was deferred (chains or phases another batch holds), unless all of it was:
+        # taking the same rows again at once would only spin while their holder's batch is
+        # open; the next ring or sweep takes them.
+        if result.taken < size or result.claimed == 0:
             break
         if between_batches is not None:
             between_batches()

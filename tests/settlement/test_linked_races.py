@@ -86,6 +86,36 @@ def test_a_chain_part_of_which_another_batch_holds_is_left_whole_for_later(audit
     assert audit_verify().ok
 
 
+def test_a_drain_goes_on_past_a_batch_that_defers_a_chain(audit_key):
+    """A full batch part of which is a chain another batch holds still decides the rest,
+    and the drain goes on to the end of the queue."""
+    world = World.build()
+    alice = world.wallet("Alice", klass=2, load=100)
+    bob = world.wallet("Bob", klass=2, load=40)
+    carol = world.wallet("Carol", klass=2, load=10)
+    chain = services.transfers_submit_many(
+        [spec(alice, bob, yuan(100), linked=True), spec(bob, carol, yuan(120))]
+    )
+    singles = services.transfers_submit_many([spec(carol, alice, 100) for _ in range(9)])
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_row, args=(chain[1].transfer_id, held, release))
+    holder.start()
+    assert held.wait(10)
+    try:
+        # Each batch of two takes the chain's first member (deferred) and one payment.
+        result = services.transfers_settle(batch_size=2)
+        assert (result.claimed, result.settled) == (9, 9)
+        assert states(singles) == [("SETTLED", "")] * 9
+        assert states(chain) == [("RECEIVED", "")] * 2
+    finally:
+        release.set()
+        holder.join()
+    services.transfers_settle(batch_size=2)
+    assert states(chain) == [("SETTLED", "")] * 2
+    checkpoint_seal()
+    assert audit_verify().ok
+
+
 def test_concurrent_settlers_decide_each_chain_whole(audit_key):
     world = World.build()
     wallets = [world.wallet(f"W{n}", klass=1, load=50) for n in range(6)]
