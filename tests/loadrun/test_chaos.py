@@ -45,6 +45,11 @@ def settled(transfer_id: int, payment: int) -> LedgerRow:
     return LedgerRow(transfer_id, payment, "SETTLED", leaves=1, postings=2, legs=1)
 
 
+def assert_failed(check: checks.Check, count: int) -> None:
+    assert (check.count, check.ok) == (count, False), check.line()
+    assert check.line().endswith(": FAILED")
+
+
 def test_each_check_fails_on_what_it_looks_for():
     told = {0: Told(ACCEPTED, 10), 1: Told(ACCEPTED, 11), 2: Told(REFUSED, code="LIMIT_DAILY")}
     told[3] = Told(UNKNOWN)
@@ -53,24 +58,24 @@ def test_each_check_fails_on_what_it_looks_for():
     assert checks.unaccepted(told, rows).ok
     # An unknown payment may be in the ledger once; a refused one may not be there at all.
     assert checks.unaccepted(told, [*rows, settled(13, 3)]).ok
-    assert checks.unaccepted(told, [*rows, settled(12, 2)]).count == 1
-    assert checks.lost(told, rows[:1]).count == 1
-    assert checks.lost(told, [settled(10, 0), settled(11, 0)]).count == 1  # not payment 1's
-    assert checks.doubled([*rows, settled(12, 1)]).count == 1
+    assert_failed(checks.unaccepted(told, [*rows, settled(12, 2)]), 1)
+    assert_failed(checks.lost(told, rows[:1]), 1)
+    assert_failed(checks.lost(told, [settled(10, 0), settled(11, 0)]), 1)  # not payment 1's
+    assert_failed(checks.doubled([*rows, settled(12, 1)]), 1)
 
     snapshots = [Snapshot(0.1, 500), Snapshot(0.2, None), Snapshot(0.3, 500)]
     assert checks.bad_snapshots(snapshots, 500).ok
-    assert checks.bad_snapshots([*snapshots, Snapshot(0.4, 499)], 500).count == 1
+    assert_failed(checks.bad_snapshots([*snapshots, Snapshot(0.4, 499)], 500), 1)
     assert not checks.bad_snapshots([Snapshot(0.1, None)], 500).ok  # none was read
     assert checks.negative(snapshots, 0).ok
-    assert checks.negative([Snapshot(0.4, 500, negative=1)], 0).count == 1
-    assert checks.negative(snapshots, 2).count == 2
+    assert_failed(checks.negative([Snapshot(0.4, 500, negative=1)], 0), 1)
+    assert_failed(checks.negative(snapshots, 2), 2)
 
     assert checks.leaves_one_to_one(rows).ok
     no_leaf = LedgerRow(12, 2, "SETTLED", leaves=0, postings=2, legs=1)
     leaf_on_rejected = LedgerRow(13, 3, "REJECTED", leaves=1, postings=0, legs=1)
-    assert checks.leaves_one_to_one([*rows, no_leaf, leaf_on_rejected]).count == 2
-    assert checks.undecided([LedgerRow(14, 4, "RECEIVED", 0, 0, 1)]).count == 1
+    assert_failed(checks.leaves_one_to_one([*rows, no_leaf, leaf_on_rejected]), 2)
+    assert_failed(checks.undecided([LedgerRow(14, 4, "RECEIVED", 0, 0, 1)]), 1)
 
 
 EXPECTED = [
