@@ -30,6 +30,7 @@ INTERFACES = (
     "wallets.api",
     "wallets.console",
     "wallets.loadrun",
+    "wallets.chaos",
     "wallets.management",
     "wallets.web",
 )

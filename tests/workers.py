@@ -27,8 +27,14 @@ class Worker:
     """One `celery worker --beat` process group, pointed at the test database."""
 
     def __init__(
-        self, tmp_path: Path, *, batch_size: int = 1000, env: dict[str, str] | None = None
+        self,
+        tmp_path: Path,
+        *,
+        batch_size: int = 1000,
+        env: dict[str, str] | None = None,
+        concurrency: int = 2,
     ) -> None:
+        self.concurrency = concurrency
         self.name = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.log = tmp_path / f"{self.name}.log"
         db = connection.settings_dict
@@ -49,7 +55,8 @@ class Worker:
     def start(self) -> "Worker":
         command = [
             sys.executable, "-m", "celery", "-A", "ewallet", "worker", "--beat",
-            "--schedule", str(self.schedule), "--concurrency=2", "--loglevel=WARNING",
+            "--schedule", str(self.schedule), f"--concurrency={self.concurrency}",
+            "--loglevel=WARNING",
             "--hostname", self.name, "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         self.process = subprocess.Popen(

@@ -4,12 +4,8 @@ checkpoint, fetch and check the receipt.
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,53 +16,16 @@ from tests.api.conftest import token_for
 from tests.helpers import staff_of, user_with
 from wallets import services
 from wallets.actors import Actor
+from wallets.loadrun.server import GunicornServer
 from wallets.roles import Role
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = [sys.executable, "-m", "gunicorn", "ewallet.wsgi", "--workers", "2"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """gunicorn serving the project against the test database."""
-
-    def __init__(self, env: dict, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.process = subprocess.Popen(
-            [*GUNICORN, "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"gunicorn exited:\n{log.read_text()}"
-            try:
-                requests.get(f"{self.url}/api/v1/health", timeout=5)
-                return
-            except requests.RequestException:  # not listening yet, or still starting
-                time.sleep(0.2)
-        raise AssertionError(f"gunicorn never answered:\n{log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 @pytest.fixture
 def server(start_worker, tmp_path):
     worker = start_worker()
-    server = Server(worker.env, tmp_path / "gunicorn.log")
+    server = GunicornServer(worker.env, tmp_path / "gunicorn.log")
     yield server
     server.stop()
 

@@ -8,6 +8,7 @@ sweep through beat, and a killed worker is killed with SIGKILL.
 import time
 
 import pytest
+from django.db import connection
 
 from settlement import doorbell
 from settlement.audit.checkpoint import checkpoint_seal
@@ -123,4 +124,28 @@ def test_a_worker_killed_mid_drain_loses_nothing_and_settles_nothing_twice(world
     assert sealed_while_draining > 1, "checkpoints are sealed while the workers settle"
     after = {a.pk: a.balance for a in Account.objects.filter(pk__in=before)}
     assert sum(after.values()) == sum(before.values())
+    assert_each_settled_exactly_once()
+
+
+def test_a_worker_reconnects_after_its_database_connections_are_cut(world, start_worker):
+    # As after a PostgreSQL restart (the chaos run's): every backend but this test's is
+    # terminated. Celery keeps a worker's connection for hundreds of tasks without looking
+    # at it, so without a check before each task every later task fails on the dead one.
+    alice = world.wallet("Alice", load=100)
+    bob = world.wallet("Bob")
+    start_worker(concurrency=1)  # one process, so no other one can take the task instead
+    first = world.pay_later(alice, bob, 100, idempotency_key="before")
+    wait_until_decided([first], timeout=20)
+    time.sleep(1.5)  # a sweep and a checkpoint or two on the same connections
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1
+
+    second = world.pay_later(alice, bob, 200, idempotency_key="after")
+    wait_until_decided([second], timeout=20)
+    assert world.state(second) == ("SETTLED", "")
     assert_each_settled_exactly_once()

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import kombu.exceptions
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -46,51 +48,72 @@ def celery_eager(eager: bool) -> Iterator[None]:
 class WorkerProcesses:
     """N `celery worker --concurrency 1` processes (the first also runs beat)."""
 
-    def __init__(self, count: int, *, batch_size: int | None, log_dir: Path) -> None:
+    def __init__(
+        self,
+        count: int,
+        *,
+        batch_size: int | None,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.count = count
         self.batch_size = batch_size
         self.log_dir = log_dir
+        self.extra_env = env or {}
         self.processes: list[tuple[str, subprocess.Popen]] = []
 
     def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.processes = [self._spawn(number) for number in range(self.count)]
+        self._wait_until_they_answer()
+
+    def _spawn(self, number: int) -> tuple[str, subprocess.Popen]:
         env = {
             **os.environ,
             "EWALLET_LOG_LEVEL": "WARNING",
             # The database this process uses (a test database too), and the same key.
             "DATABASE_URL": database_url(),
             "EWALLET_AUDIT_KEY_FILE": str(settings.EWALLET_AUDIT_KEY_FILE),
+            **self.extra_env,
         }
         if self.batch_size:
             env["EWALLET_SETTLEMENT_BATCH_SIZE"] = str(self.batch_size)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        for number in range(self.count):
-            name = f"loadrun-{uuid.uuid4().hex[:6]}-{number}@localhost"
-            command = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "ewallet",
-                "worker",
-                "--concurrency=1",
-                "--loglevel=WARNING",
-                "--hostname",
-                name,
-                "--without-gossip",
-                "--without-mingle",
-            ]
-            if number == 0:
-                command += ["--beat", "--schedule", str(self.log_dir / "beat-schedule")]
-            log = (self.log_dir / f"worker-{number}.log").open("ab")
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            self.processes.append((name, process))
+        name = f"loadrun-{uuid.uuid4().hex[:6]}-{number}@localhost"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ewallet",
+            "worker",
+            "--concurrency=1",
+            "--loglevel=WARNING",
+            "--hostname",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        if number == 0:
+            command += ["--beat", "--schedule", str(self.log_dir / "beat-schedule")]
+        log = (self.log_dir / f"worker-{number}.log").open("ab")
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return name, process
+
+    def kill_and_restart(self, number: int) -> None:
+        """SIGKILL worker `number` and its children (beat with it, for the first), then
+        start it again and wait until it answers: a worker dying mid-batch."""
+        _, process = self.processes[number]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        self.processes[number] = self._spawn(number)
         self._wait_until_they_answer()
 
     def _wait_until_they_answer(self, timeout: float = 60) -> None:
@@ -100,7 +123,13 @@ class WorkerProcesses:
             for name, process in self.processes:
                 if process.poll() is not None:
                     raise RuntimeError(f"worker {name} exited; see {self.log_dir}")
-            for reply in celery_app.control.ping(destination=list(waiting), timeout=0.5) or []:
+            try:
+                replies = celery_app.control.ping(destination=list(waiting), timeout=0.5)
+            except (OSError, kombu.exceptions.KombuError, redis.RedisError):
+                # The broker is restarting (a chaos run): ask again on a new connection.
+                time.sleep(0.2)
+                continue
+            for reply in replies or []:
                 waiting -= set(reply)
         if waiting:
             raise RuntimeError(f"workers never answered: {sorted(waiting)}")
