@@ -67,11 +67,13 @@ def test_anonymous_callers_are_counted_by_their_real_address(db):
     assert statuses == [200, 200, 200, 429]
 
 
-@override_settings(EWALLET_API_ANON_RATE="3/min")
 def test_behind_our_proxy_the_address_it_saw_is_counted(db, settings):
     """EWALLET_PROXY_COUNT=1: the right-most X-Forwarded-For entry, which our proxy wrote;
     what the client put before it is ignored."""
+    # Only the settings fixture here: mixed with @override_settings, its teardown would put
+    # the decorator's rate back for the tests that follow.
     fresh_rate_windows()
+    settings.EWALLET_API_ANON_RATE = "3/min"
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     proxy, caller, other = "10.0.0.2", an_address(), an_address()
 
