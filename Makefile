@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format migrate worker beat serve console clean
+.PHONY: demo test lint format migrate worker beat serve console clean audit-deps
 # The browser tests (tests/e2e) drive Debian's Chromium with Playwright; installed when missing.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -38,6 +38,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+# Known vulnerabilities of the installed dependencies, from PyPI's advisory data (it needs
+# PyPI's JSON API; --strict fails when a package could not be looked up, so an unreachable
+# API is an error, never a silent pass).
+audit-deps: $(STAMP)
+	$(VENV)/bin/pip-audit --strict --skip-editable --progress-spinner off
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -7,9 +7,11 @@ real thing: settlement then runs in `celery worker` processes.
 
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,13 +30,40 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("EWALLET_DEBUG", False)
+# Production mode (README, "Hardening"): anything real runs with EWALLET_PRODUCTION=1. It
+# refuses to start without its own SECRET_KEY and host names, and turns on HTTPS-only
+# cookies, HSTS and the HTTPS redirect. Without it (a laptop, `make demo`, the tests) the
+# same code runs over plain HTTP with a per-checkout key and local host names only.
+PRODUCTION = env_bool("EWALLET_PRODUCTION", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("EWALLET_PRODUCTION=1 cannot run with EWALLET_DEBUG on")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("EWALLET_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set")
+    if PRODUCTION or (not DEBUG and env_bool("EWALLET_REQUIRE_SECRET_KEY", False)):
+        raise ImproperlyConfigured("SECRET_KEY must be set (e.g. openssl rand -hex 32)")
     # Only good for a laptop: every process of one checkout derives the same value.
     SECRET_KEY = "insecure-local-" + str(BASE_DIR)
-ALLOWED_HOSTS = [h for h in os.environ.get("EWALLET_ALLOWED_HOSTS", "*").split(",") if h]
+_hosts = os.environ.get("EWALLET_ALLOWED_HOSTS", "")
+if PRODUCTION and (not _hosts.strip() or "*" in _hosts):
+    raise ImproperlyConfigured("EWALLET_ALLOWED_HOSTS must name this site's hosts (no '*')")
+ALLOWED_HOSTS = [h.strip() for h in (_hosts or "localhost,127.0.0.1,[::1]").split(",") if h]
+# How many reverse proxies of ours stand in front of the app: the client's address is the
+# one the outermost of them saw (X-Forwarded-For read from the right, DRF's NUM_PROXIES).
+# 0: REMOTE_ADDR, and X-Forwarded-For is ignored, since anyone can write it.
+EWALLET_PROXY_COUNT = env_int("EWALLET_PROXY_COUNT", 0)
+if EWALLET_PROXY_COUNT:
+    # Our proxy terminates TLS and says so; only it can set this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = PRODUCTION
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_HSTS_SECONDS = env_int("EWALLET_HSTS_SECONDS", 365 * 24 * 3600) if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+# A console or pay-page session ends after this many idle seconds, and with the browser.
+SESSION_COOKIE_AGE = env_int("EWALLET_SESSION_SECONDS", 30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 INSTALLED_APPS = [
     # The console's theme; it must come before django.contrib.admin.
@@ -50,6 +79,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    # Locks out a username at an address after repeated failed sign-ins.
+    "axes",
+    # TOTP second factor for central-bank staff in the console (wallets.console.login).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "settlement",
     "wallets",
 ]
@@ -60,8 +94,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "wallets.console.login.StaffTotpMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "ewallet.middleware.NoStoreMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ewallet.urls"
@@ -100,8 +140,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout (django-axes): this many failed passwords for one username from one
+# address lock that pair out for EWALLET_LOCKOUT_MINUTES; a success before then resets the
+# count. The address is the one the throttles use (EWALLET_PROXY_COUNT).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("EWALLET_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("EWALLET_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "ewallet.client_address.client_address"
+# Central-bank staff sign in to the console with a TOTP code as well (`manage.py
+# totp_enroll USERNAME` enrols their authenticator). On in production mode; off otherwise,
+# so the demo and the tests sign in with passwords.
+EWALLET_CONSOLE_TOTP = env_bool("EWALLET_CONSOLE_TOTP", PRODUCTION)
+OTP_TOTP_ISSUER = "e-CNY console"
 
 LANGUAGE_CODE = "en-us"
 # A "day" for daily limits is a calendar day in China Standard Time.
@@ -149,6 +212,24 @@ UNFOLD = {
         "show_all_applications": False,
         "navigation": "wallets.console.navigation.sidebar",
     },
+}
+
+# Content-Security-Policy (django-csp). The console's Alpine.js (django-unfold) evaluates
+# its attribute expressions, and unfold and our templates style inline: hence the two
+# relaxations; scripts still load only from this site, and no page may be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -265,6 +346,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ewallet.problems.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": EWALLET_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "e-CNY wallet API",
@@ -313,6 +395,9 @@ EWALLET_PROBLEM_BASE_URL = os.environ.get(
 # "N/s", "N/min"...
 EWALLET_API_RATE = os.environ.get("EWALLET_API_RATE", "2000/s")
 EWALLET_API_ANON_RATE = os.environ.get("EWALLET_API_ANON_RATE", "50/s")
+# Failed authentications (unknown, revoked or expired bearer tokens) one address may make;
+# past it every bearer request from there is answered 429 until the window ends.
+EWALLET_AUTH_FAILURE_RATE = os.environ.get("EWALLET_AUTH_FAILURE_RATE", "20/min")
 # How long each process remembers a token and its user's roles (changes made through the
 # ORM are seen at once by the process that made them; by others within this many seconds).
 EWALLET_AUTH_CACHE_SECONDS = float(os.environ.get("EWALLET_AUTH_CACHE_SECONDS", "5"))

@@ -289,3 +289,12 @@ def selectors_reserve(record) -> dict:
     row = selectors.offline_devices_with_reserve(OfflineDevice.objects.filter(pk=record.pk)).get()
     names = ("loaded", "loading", "paid_out", "claimed", "allocated", "available", "shortfall")
     return {name: getattr(row, name) for name in names} | {"state": row.state}
+
+
+def password_login(client, username: str, password: str) -> bool:
+    """`client.login` with a password, as a sign-in page does: django-axes counts failures
+    per address, so authenticate() must be given the request it came in."""
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/admin/login/")
+    return client.login(request=request, username=username, password=password)

@@ -175,6 +175,15 @@ def tokens_revoke_all(*, actor, user=None) -> int:
     return _revoke_with_descendants(ids, timezone.now())
 
 
+def token_recently_live(secret: str) -> bool:
+    """Whether this process authenticated this secret within EWALLET_AUTH_CACHE_SECONDS:
+    such a caller skips the failed-authentication check (wallets.api.throttling), sparing
+    the hot path a Redis round trip; a guess is never in the cache."""
+    with _lock:
+        cache = _caches.get("token")
+        return cache is not None and cache.get(token_hash(secret)) is not None
+
+
 def token_authenticate(secret: str) -> ApiToken | None:
     """The live token for a secret, with its user; None if unknown, revoked or expired."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:

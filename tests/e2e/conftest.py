@@ -19,8 +19,30 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
         )
+        refused = _csp_refusals_collected(browser)
         yield browser
         browser.close()
+        # Every page the test opened ran under the Content-Security-Policy: it refused nothing.
+        assert not refused, refused
         # Inside Playwright's loop the ORM keeps connections of its own: close them here, or
         # the test database could not be dropped at the end of the run.
         connections.close_all()
+
+
+def _csp_refusals_collected(browser) -> list[str]:
+    """What Chromium refused under the Content-Security-Policy, in any context opened."""
+    refused: list[str] = []
+    new_context = browser.new_context
+
+    def context_watched(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        context.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        return context
+
+    browser.new_context = context_watched
+    return refused

@@ -12,7 +12,7 @@ from django.test import Client
 
 from ewallet.money import yuan
 from settlement.selectors import money_totals
-from tests.helpers import balance, user_with
+from tests.helpers import balance, password_login, user_with
 from tests.wallets.console_world import ConsoleWorld
 from wallets.models import (
     AuditVerification,
@@ -459,17 +459,17 @@ def test_seed_console_creates_one_user_per_role_who_can_log_in(transactional_db)
         "shop_staff",
     ]:
         password = text.split(f"{username}")[1].split("password ")[1].split()[0]
-        assert Client().login(username=username, password=password), username
+        assert password_login(Client(), username, password), username
         assert User.objects.get(username=username).is_staff
     assert Operator.objects.count() == 8
     # Run again: the same users, new passwords.
-    call_command("seed_console", "--password", "s3cret-pass", stdout=io.StringIO())
-    assert Client().login(username="op_staff", password="s3cret-pass")
-    assert Client().login(username="shop_staff", password="s3cret-pass")
+    call_command("seed_console", "--password", "s3cret-pass-2026", stdout=io.StringIO())
+    assert password_login(Client(), "op_staff", "s3cret-pass-2026")
+    assert password_login(Client(), "shop_staff", "s3cret-pass-2026")
     assert User.objects.filter(username__startswith="cb_").count() == 5
     # The shop's staff see their own merchant's pages.
     shop = Client()
-    shop.login(username="shop_staff", password="s3cret-pass")
+    password_login(shop, "shop_staff", "s3cret-pass-2026")
     page = shop.get("/admin/wallets/merchant/").content.decode()
     assert "Luohu Fresh Market" in page
     # ... and its one webhook, registered once however often the seed runs.

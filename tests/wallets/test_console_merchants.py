@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ewallet.money import yuan
-from tests.helpers import balance, key, settle
+from tests.helpers import balance, key, password_login, settle
 from tests.wallets.console_world import CENTRAL_BANK, STAFF, ConsoleWorld, merchant_registered
 from wallets import services
 from wallets.actors import Actor
@@ -365,7 +365,7 @@ def test_the_operator_enrols_merchant_staff_who_then_sign_in(console):
 
     # The new login signs in with its password and sees its merchant only.
     client = Client()
-    assert client.login(username="tea_till2", password="green-tea-42")
+    assert password_login(client, "tea_till2", "green-tea-42")
     assert listed(client, "/admin/wallets/merchant/") == {console.tea.pk}
 
     # A password the validators refuse: the service's message, and no login made.

@@ -55,11 +55,11 @@ def test_a_merchant_is_registered_at_the_actors_own_operator_by_default(world):
 
 
 def test_staff_given_a_username_and_password_sign_in_to_the_console(world, shop):
-    secret, token = enrol(world, shop.merchant, username=" tea_office ", password="oolong-2024")
+    secret, token = enrol(world, shop.merchant, username=" tea_office ", password="oolong-tea-2024")
     user = User.objects.get(username="tea_office")
     assert token.user == user and token_authenticate(secret).user == user
     assert user.is_staff and not user.is_superuser
-    assert user.check_password("oolong-2024")
+    assert user.check_password("oolong-tea-2024")
     assert list(user.groups.values_list("name", flat=True)) == [Role.MERCHANT]
     who = Actor.of(user)
     assert (who.merchant_id, who.operator_id, who.is_central_bank) == (
@@ -79,10 +79,10 @@ def test_staff_without_a_password_have_the_token_alone(world, shop):
     ("username", "password", "code", "field"),
     [
         ("tea_office", "", "INVALID_INPUT", "password"),
-        ("", "oolong-2024", "INVALID_INPUT", "username"),
-        ("tea office!", "oolong-2024", "INVALID_INPUT", "username"),
+        ("", "oolong-tea-2024", "INVALID_INPUT", "username"),
+        ("tea office!", "oolong-tea-2024", "INVALID_INPUT", "username"),
         ("tea_office", "short", "INVALID_INPUT", "password"),
-        ("STAFF", "oolong-2024", "CONFLICT", "username"),  # the world's "staff", any case
+        ("STAFF", "oolong-tea-2024", "CONFLICT", "username"),  # the world's "staff", any case
     ],
 )
 def test_a_console_login_needs_a_free_username_and_a_valid_password(
@@ -103,7 +103,12 @@ def test_a_console_login_needs_a_free_username_and_a_valid_password(
 
 
 def test_only_the_merchants_operator_enrols_its_staff(world, shop):
-    kwargs = {"merchant": shop.merchant, "name": "x", "username": "x_1", "password": "oolong-2024"}
+    kwargs = {
+        "merchant": shop.merchant,
+        "name": "x",
+        "username": "x_1",
+        "password": "oolong-tea-2024",
+    }
     refused("NOT_FOUND", services.merchant_staff_enrol, actor=world.staff_of["CCB"], **kwargs)
     refused("PERMISSION_DENIED", services.merchant_staff_enrol, actor=world.checker, **kwargs)
     auditor = actor_with("auditor", Role.CB_AUDITOR)

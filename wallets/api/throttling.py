@@ -5,14 +5,20 @@ Per user, not per token: a caller who could mint a fresh token for a fresh windo
 have no limit at all. A fixed window counted in the cache (Redis in real deployments): one
 INCRBY per block of requests (rate_leases.py), whatever the rate, unlike a sliding log
 that grows with it. 429 carries Retry-After.
+
+An anonymous caller is counted by address (ewallet.client_address: X-Forwarded-For only as
+far as our own proxies wrote it), and so are failed authentications: an address that keeps
+presenting bad tokens is answered 429 for the rest of the window.
 """
 
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
+from ewallet.client_address import client_address
 from ewallet.redisclient import redis_client
 from wallets.api.rate_leases import Leases
 
@@ -54,7 +60,7 @@ class TokenRateThrottle(BaseThrottle):
         if request.user and request.user.is_authenticated:
             ident, rate = f"u{request.user.pk}", settings.EWALLET_API_RATE
         else:
-            ident, rate = f"a{self.get_ident(request)}", settings.EWALLET_API_ANON_RATE
+            ident, rate = f"a{client_address(request)}", settings.EWALLET_API_ANON_RATE
         limit, period = parse_rate(rate)
         now = time.time()
         window = int(now // period)
@@ -65,3 +71,29 @@ class TokenRateThrottle(BaseThrottle):
 
     def wait(self) -> float:
         return self._wait
+
+
+def _failures_key(address: str, period: int) -> str:
+    return f"throttle:authfail:{address}:{period}:{int(time.time() // period)}"
+
+
+def _window_left(period: int) -> float:
+    now = time.time()
+    return (int(now // period) + 1) * period - now
+
+
+def auth_failures_refuse(request) -> None:
+    """429 for an address past EWALLET_AUTH_FAILURE_RATE failed authentications this window:
+    token guessing stops before any token is looked up."""
+    limit, period = parse_rate(settings.EWALLET_AUTH_FAILURE_RATE)
+    key = _failures_key(client_address(request), period)
+    client = redis_client()
+    failures = int((client.get(key) if client is not None else cache.get(key)) or 0)
+    if failures >= limit:
+        raise exceptions.Throttled(wait=_window_left(period))
+
+
+def auth_failure_count(request) -> None:
+    """One more failed authentication from this request's address."""
+    _, period = parse_rate(settings.EWALLET_AUTH_FAILURE_RATE)
+    _take(_failures_key(client_address(request), period), 1, period + 1)

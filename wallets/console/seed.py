@@ -57,7 +57,7 @@ def console_users_seed(*, password: str | None = None, operator_code: str = "ICB
     seeded = []
     for username, role, does in SEED_USERS:
         user, _ = User.objects.get_or_create(username=username)
-        secret = password or secrets.token_urlsafe(9)
+        secret = password or secrets.token_urlsafe(12)
         user.set_password(secret)
         user.is_staff = True
         user.save()
@@ -85,7 +85,7 @@ def _shop_staff_seed(operator: Operator, password: str | None) -> SeededUser:
     """A merchant registered by op_staff, and its staff's console login (made through the
     services the first time, its password reset afterwards)."""
     username, role, does = SHOP_STAFF
-    secret = password or secrets.token_urlsafe(9)
+    secret = password or secrets.token_urlsafe(12)
     user = get_user_model().objects.filter(username=username).first()
     if user is not None:
         user.set_password(secret)

@@ -6,6 +6,9 @@ actor. Whether a button shows asks the rules of `wallets.authority`; whether the
 happens is the service's decision.
 """
 
+# Sign-in asks central-bank staff for their authenticator's code (wallets.console.login).
+from django.contrib import admin
+
 from wallets.console.admin import (  # noqa: F401
     audit,
     disclosures,
@@ -20,3 +23,7 @@ from wallets.console.admin import (  # noqa: F401
     vouchers,
     webhooks,
 )
+from wallets.console.login import StaffLoginForm
+
+admin.site.login_form = StaffLoginForm
+admin.site.login_template = "console/login.html"
