@@ -94,19 +94,27 @@ LOG = Log()
 
 def _b64_flip(rng, text):
     """Decode, flip a bit, encode canonically again: gets past the base64 checks."""
-    return "leaf bytes flipped", base64.b64encode(flip_bit(rng, base64.b64decode(text))).decode()
+    try:
+        raw = base64.b64decode(text)
+    except ValueError:  # already mutated past base64: plain text edits then
+        return mutate_text(rng, text)
+    return "leaf bytes flipped", base64.b64encode(flip_bit(rng, raw)).decode()
 
 
 def _note_mutant(rng, note):
+    try:
+        return _structured_note_mutant(rng, note)
+    except ValueError:  # already mutated past recognition: plain text edits then
+        return mutate_text(rng, note)
+
+
+def _structured_note_mutant(rng, note):
     """A structure-aware edit of a signed checkpoint: its size, root, origin, extensions or
     signature changed with the base64 kept canonical, a stranger's signature, or a
     foreign or doubled signature line."""
-    try:
-        text, signature = note.split("\n\n")
-        origin, size, root, *extensions = text.split("\n")[:-1]
-        int(size), base64.b64decode(root, validate=True)
-    except ValueError:  # already mutated past recognition: plain text edits then
-        return mutate_text(rng, note)
+    text, signature = note.split("\n\n")
+    origin, size, root, *extensions = text.split("\n")[:-1]
+    int(size), base64.b64decode(root, validate=True)
     choice = rng.randrange(8)
     if choice == 0:
         size = str(int(size) + rng.choice([-1, 1, 2**63]))
