@@ -39,6 +39,8 @@ def verify_receipt(receipt: dict, *, trusted_key: str | None = None) -> dict:
         if [p.hex() for p in proof] != receipt["inclusion_proof"]:
             raise ValueError("inclusion_proof must be lowercase hex")
         note, key = receipt["checkpoint"], trusted_key or receipt["verifier_key"]
+        if not isinstance(note, str) or not isinstance(key, str):
+            raise TypeError("checkpoint and verifier_key must be strings")
     except (KeyError, TypeError, ValueError, binascii.Error) as error:
         raise ReceiptInvalid(f"malformed receipt: {error!r}") from error
     if not isinstance(index, int) or not isinstance(size, int):
@@ -70,14 +72,18 @@ def verify_export(lines, *, trusted_keys: list[str] | None = None) -> tuple[int,
     heads: dict[int, bytes] = {}
     keys_in_export, checkpoints, wanted = [], [], set()
     for number, line in enumerate(lines, start=1):
-        record = json.loads(line)
-        kind = record.get("type")
+        record = _export_record(line, number)
+        kind = record["type"]
         if kind == "key":
             keys_in_export.append(record["verifier_key"])
         elif kind == "leaf":
             if record["index"] != frontier.size:
                 raise ReceiptInvalid(f"line {number}: expected leaf {frontier.size}")
-            leaf_hash = merkle.leaf_hash(base64.b64decode(record["leaf"], validate=True))
+            try:
+                leaf = base64.b64decode(record["leaf"], validate=True)
+            except (binascii.Error, ValueError) as error:
+                raise ReceiptInvalid(f"line {number}: leaf is not base64") from error
+            leaf_hash = merkle.leaf_hash(leaf)
             if leaf_hash.hex() != record["leaf_hash"]:
                 raise ReceiptInvalid(f"leaf {record['index']}: hash is not of its bytes")
             chain = hashlib.sha256(b"\x02" + chain + leaf_hash).digest()
@@ -86,11 +92,9 @@ def verify_export(lines, *, trusted_keys: list[str] | None = None) -> tuple[int,
             frontier.append(leaf_hash)
             if frontier.size in wanted:
                 heads[frontier.size] = frontier.root()
-        elif kind == "checkpoint":  # they come before the leaves, so their sizes are known
+        else:  # a checkpoint: they come before the leaves, so their sizes are known
             checkpoints.append(record)
             wanted.add(record["size"])
-        else:
-            raise ReceiptInvalid(f"line {number}: unknown record type {kind!r}")
     try:
         verifiers = [parse_verifier_key(k) for k in (trusted_keys or keys_in_export)]
     except NoteError as error:
@@ -105,6 +109,31 @@ def verify_export(lines, *, trusted_keys: list[str] | None = None) -> tuple[int,
         ):
             raise ReceiptInvalid(f"checkpoint {record['height']}: head is not of the leaves")
     return frontier.size, len(checkpoints)
+
+
+# The members each record type must have, and their types (bool is no integer here).
+_EXPORT_FIELDS = {
+    "key": {"verifier_key": str},
+    "checkpoint": {"height": int, "size": int, "note": str},
+    "leaf": {"index": int, "leaf": str, "leaf_hash": str, "chain_hash": str},
+}
+
+
+def _export_record(line, number: int) -> dict:
+    """One line of an export, its type and the members it needs checked; ReceiptInvalid
+    naming the line for anything else, so a damaged file is refused, never a crash."""
+    try:
+        record = json.loads(line)
+    except (TypeError, ValueError) as error:
+        raise ReceiptInvalid(f"line {number}: not JSON") from error
+    kind = record.get("type") if isinstance(record, dict) else None
+    if not isinstance(kind, str) or kind not in _EXPORT_FIELDS:
+        raise ReceiptInvalid(f"line {number}: unknown record type {kind!r}")
+    for name, wanted in _EXPORT_FIELDS[kind].items():
+        value = record.get(name)
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            raise ReceiptInvalid(f"line {number}: {kind} record needs {name} ({wanted.__name__})")
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -125,7 +125,9 @@ def token_ttl(data: dict) -> timedelta | None:
 
 
 class TokensView(APIView):
-    @extend_schema(summary="The caller's API tokens", responses={200: s.TokenOut(many=True)})
+    @extend_schema(
+        summary="The caller's API tokens", responses={200: s.TokenOut(many=True), **problems()}
+    )
     def get(self, request):
         tokens = ApiToken.objects.filter(user=request.user).order_by("-pk")
         return Response(s.TokenOut(tokens, many=True).data)
