@@ -394,6 +394,9 @@ EWALLET_PROBLEM_BASE_URL = os.environ.get(
 # Per user (whichever of their tokens they use) and per address for anonymous callers:
 # "N/s", "N/min"...
 EWALLET_API_RATE = os.environ.get("EWALLET_API_RATE", "2000/s")
+# Requests waiting for settlement (`?wait=`) at once, across all web processes; more are
+# answered at once, queued (wallets/api/waiting.py). Keep it under the web workers' count.
+EWALLET_API_MAX_WAITING = int(os.environ.get("EWALLET_API_MAX_WAITING", "8"))
 EWALLET_API_ANON_RATE = os.environ.get("EWALLET_API_ANON_RATE", "50/s")
 # Failed authentications (unknown, revoked or expired bearer tokens) one address may make;
 # past it every bearer request from there is answered 429 until the window ends.

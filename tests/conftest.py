@@ -35,6 +35,7 @@ def pytest_collection_modifyitems(config, items):
         missing["worker"] = "DATABASE_URL is not PostgreSQL"
     if not _has_redis_broker():
         missing["worker"] = "CELERY_BROKER_URL is not Redis"
+        missing["redis"] = "CELERY_BROKER_URL is not Redis"
     keep, drop = [], []
     for item in items:
         reasons = [missing[m.name] for m in item.iter_markers() if m.name in missing]

@@ -54,6 +54,7 @@ from wallets.api.schema import (
     page_of,
     problems,
 )
+from wallets.api.waiting import waiting_seat
 from wallets.auth import token_issue, token_revoke, tokens_revoke_all
 from wallets.models import ApiToken, Holder, Merchant, Operator, Wallet
 
@@ -201,13 +202,19 @@ def visible_wallet(request, number: str) -> Wallet:
 
 
 def wait_for_decision(transfer: Transfer, wait_ms: int) -> Transfer:
-    """The transfer, read again until it is decided or wait_ms have passed."""
-    deadline = time.monotonic() + wait_ms / 1000
-    pause = WAIT_POLL_SECONDS
-    while transfer.state == TransferState.RECEIVED and (left := deadline - time.monotonic()) > 0:
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, WAIT_POLL_MAX_SECONDS)
-        transfer.refresh_from_db(fields=["state", "reject_code", "decided_at"])
+    """The transfer, read again until it is decided or wait_ms have passed; at once when
+    every waiting seat is taken (waiting.py)."""
+    if transfer.state != TransferState.RECEIVED or wait_ms <= 0:
+        return transfer
+    with waiting_seat(wait_ms) as wait_ms:
+        deadline = time.monotonic() + wait_ms / 1000
+        pause = WAIT_POLL_SECONDS
+        while (
+            transfer.state == TransferState.RECEIVED and (left := deadline - time.monotonic()) > 0
+        ):
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, WAIT_POLL_MAX_SECONDS)
+            transfer.refresh_from_db(fields=["state", "reject_code", "decided_at"])
     return transfer
 
 
