@@ -58,6 +58,14 @@ def test_the_docs_pages_use_local_assets(client):
     assert client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["openapi"]
 
 
+@pytest.fixture(autouse=True)
+def fuzzing_is_no_token_guessing(settings):
+    """The fuzzers send thousands of bad tokens from one address, which the failed-token
+    throttle would rightly answer 429 (tests/api/test_auth_hardening.py holds that); here
+    each bad token must get its own 401."""
+    settings.EWALLET_AUTH_FAILURE_RATE = "1000000/s"
+
+
 @pytest.fixture
 def root_token(api, audit_key) -> str:
     """A caller who holds every role and works at ICBC, so every endpoint is reachable."""
