@@ -2,10 +2,13 @@
 scanned code, paying it from one's own wallet once, and every refusal shown as the
 service gives it, with nothing moved."""
 
+import secrets
+
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from ewallet.money import yuan
+from tests.api.conftest import fresh_rate_windows
 from tests.helpers import balance, settle
 from wallets import qr, services
 from wallets.actors import Actor
@@ -162,3 +165,23 @@ def test_only_a_live_holder_token_signs_in(world, shop, alice):
     client.post("/pay/", {"step": "sign-in", "token": device_token(world, alice)})
     client.post("/pay/", {"step": "sign-out"})
     assert 'name="token"' in client.get("/pay/").content.decode()
+
+
+@override_settings(EWALLET_AUTH_FAILURE_RATE="3/min")
+def test_guessing_device_tokens_is_answered_429_from_that_address(world, alice):
+    fresh_rate_windows()
+    guesser = Client(REMOTE_ADDR=f"198.51.100.{secrets.randbelow(250) + 1}")
+    for _ in range(3):
+        wrong = guesser.post("/pay/", {"step": "sign-in", "token": "ecny_" + secrets.token_hex(8)})
+        assert wrong.status_code == 403
+    refused = guesser.post("/pay/", {"step": "sign-in", "token": device_token(world, alice)})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1
+    assert "Too many wrong tokens" in refused.content.decode()
+    assert 'name="token"' in guesser.get("/pay/").content.decode()  # still signed out
+    # Another address signs in with the same good token.
+    assert (
+        Client(REMOTE_ADDR="198.51.100.251")
+        .post("/pay/", {"step": "sign-in", "token": device_token(world, alice)})
+        .status_code
+        == 302
+    )

@@ -11,6 +11,7 @@ revoked or expired device is signed out at once. Everything else is the services
 code names, whether it may be paid, from which wallets.
 """
 
+import math
 import secrets
 from urllib.parse import urlencode
 
@@ -18,11 +19,13 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
+from rest_framework.exceptions import Throttled
 
 from ewallet.errors import EwalletError
 from ewallet.money import format_fen, parse_yuan
 from wallets import selectors, services
 from wallets.actors import Actor
+from wallets.api.throttling import auth_failure_count, auth_failures_refuse
 from wallets.auth import token_authenticate
 from wallets.models import ApiToken, MerchantPayment, PaymentRequestKind
 
@@ -77,8 +80,24 @@ def pay_page(request):
 
 
 def _sign_in(request, code: str):
+    # Token guessing is counted per address, as on the API: past EWALLET_AUTH_FAILURE_RATE
+    # wrong tokens, no token is looked at from there until the window ends.
+    try:
+        auth_failures_refuse(request)
+    except Throttled as refused:
+        wait = max(1, math.ceil(refused.wait or 1))
+        page = _page(
+            request,
+            "sign-in",
+            code=code,
+            status=429,
+            error=f"Too many wrong tokens from here: try again in {wait} seconds.",
+        )
+        page["Retry-After"] = str(wait)
+        return page
     token = token_authenticate(request.POST.get("token", "").strip())
     if token is None:
+        auth_failure_count(request)
         return _page(
             request, "sign-in", code=code, status=403, error="That is not a live device token."
         )
