@@ -493,16 +493,20 @@ def leaf_insert(rng):
     return f"leaf {size} appended (a copy), chain and head made to match"
 
 
-def leaf_swap(rng):
-    first = _pick(rng, LEAVES, '"index"')
-    second = first and _pick(rng, LEAVES, '"index"', f'"index" <> {int(first[0])}')
+def _swap(rng, table: str, column: str, what: str, whats: str):
+    """Two rows trade their positions (`column`, unique), through a parking value."""
+    first = _pick(rng, table, column)
+    second = first and _pick(rng, table, column, f"{column} <> {int(first[0])}")
     if second is None:
-        return UNCHANGED, "a log of one leaf: nothing to swap it with"
+        return UNCHANGED, f"a log of one {what}: nothing to swap it with"
     parking = 10**15
-    _sql(f'UPDATE {LEAVES} SET "index" = %s WHERE "index" = %s', [parking, first[0]])
-    _sql(f'UPDATE {LEAVES} SET "index" = %s WHERE "index" = %s', [first[0], second[0]])
-    _sql(f'UPDATE {LEAVES} SET "index" = %s WHERE "index" = %s', [second[0], parking])
-    return f"leaves {first[0]} and {second[0]} swapped"
+    for to, where in ((parking, first[0]), (first[0], second[0]), (second[0], parking)):
+        _sql(f"UPDATE {table} SET {column} = %s WHERE {column} = %s", [to, where])
+    return f"{whats} {first[0]} and {second[0]} swapped"
+
+
+def leaf_swap(rng):
+    return _swap(rng, LEAVES, '"index"', "leaf", "leaves")
 
 
 def event_change(rng):
@@ -638,15 +642,7 @@ def checkpoint_insert(rng):
 
 
 def checkpoint_swap(rng):
-    first = _pick(rng, CHECKPOINTS, "height")
-    second = first and _pick(rng, CHECKPOINTS, "height", f"height <> {int(first[0])}")
-    if second is None:
-        return UNCHANGED, "a log of one checkpoint: nothing to swap it with"
-    parking = 10**15
-    _sql(f"UPDATE {CHECKPOINTS} SET height = %s WHERE height = %s", [parking, first[0]])
-    _sql(f"UPDATE {CHECKPOINTS} SET height = %s WHERE height = %s", [first[0], second[0]])
-    _sql(f"UPDATE {CHECKPOINTS} SET height = %s WHERE height = %s", [second[0], parking])
-    return f"checkpoints {first[0]} and {second[0]} swapped"
+    return _swap(rng, CHECKPOINTS, "height", "checkpoint", "checkpoints")
 
 
 def key_field(rng):
