@@ -49,6 +49,13 @@ def fresh_rate_windows(period: int = 60) -> None:
         time.sleep(left + 0.05)
 
 
+@pytest.fixture
+def bad_tokens_unthrottled(settings):
+    """Lifts the failed-token throttle, which would rightly answer a fuzzer's thousands of
+    bad tokens from one address 429 (test_auth_hardening.py holds that)."""
+    settings.EWALLET_AUTH_FAILURE_RATE = "1000000/s"
+
+
 @dataclass
 class ApiWorld:
     world: World

@@ -58,12 +58,8 @@ def test_the_docs_pages_use_local_assets(client):
     assert client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["openapi"]
 
 
-@pytest.fixture(autouse=True)
-def fuzzing_is_no_token_guessing(settings):
-    """The fuzzers send thousands of bad tokens from one address, which the failed-token
-    throttle would rightly answer 429 (tests/api/test_auth_hardening.py holds that); here
-    each bad token must get its own 401."""
-    settings.EWALLET_AUTH_FAILURE_RATE = "1000000/s"
+# Fuzzers send thousands of bad tokens from one address: each must get its own 401.
+pytestmark = pytest.mark.usefixtures("bad_tokens_unthrottled")
 
 
 @pytest.fixture
