@@ -632,8 +632,8 @@ def transfers_settle(
     max_batches: int | None = None,
     between_batches: Callable[[], object] | None = None,
 ) -> BatchResult:
-    """Drain the queue: settle batches until the queue gives one fewer rows than it asked
-    for (or max_batches ran).
+    """Drain the queue: settle batches until the queue gives a batch fewer rows than it
+    asks for, or a batch decides nothing (or max_batches ran).
 
     `between_batches` runs after each full batch, while the drain goes on (the worker
     seals checkpoints there, so a long drain does not hold them back).
