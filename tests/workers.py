@@ -46,6 +46,7 @@ class Worker:
             "EWALLET_SETTLEMENT_BATCH_SIZE": str(batch_size),
             # Beat seals signed checkpoints as settlement runs; audit verify checks them.
             "EWALLET_AUDIT_KEY_FILE": str(settings.EWALLET_AUDIT_KEY_FILE),
+            "EWALLET_AUDIT_TRUSTED_KEYS_FILE": str(settings.EWALLET_AUDIT_TRUSTED_KEYS_FILE),
             "EWALLET_CHECKPOINT_SECONDS": "0.3",
             **(env or {}),
         }

@@ -202,6 +202,7 @@ def workers_env() -> dict:
         **os.environ,
         "DATABASE_URL": database_url(),
         "EWALLET_AUDIT_KEY_FILE": str(settings.EWALLET_AUDIT_KEY_FILE),
+        "EWALLET_AUDIT_TRUSTED_KEYS_FILE": str(settings.EWALLET_AUDIT_TRUSTED_KEYS_FILE),
     }
 
 

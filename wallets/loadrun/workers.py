@@ -71,9 +71,10 @@ class WorkerProcesses:
         env = {
             **os.environ,
             "EWALLET_LOG_LEVEL": "WARNING",
-            # The database this process uses (a test database too), and the same key.
+            # The database this process uses (a test database too), the same key and pins.
             "DATABASE_URL": database_url(),
             "EWALLET_AUDIT_KEY_FILE": str(settings.EWALLET_AUDIT_KEY_FILE),
+            "EWALLET_AUDIT_TRUSTED_KEYS_FILE": str(settings.EWALLET_AUDIT_TRUSTED_KEYS_FILE),
             **self.extra_env,
         }
         if self.batch_size:
