@@ -378,14 +378,22 @@ def posting_insert(rng):
     return f"a posting inserted (copy of {row[0]})"
 
 
-def posting_swap(rng):
-    first = _pick(rng, POSTINGS, "id, transfer_id")
-    second = first and _pick(rng, POSTINGS, "id, transfer_id", f"transfer_id <> {int(first[1])}")
+def _trade(rng, table: str, column: str, alike: str):
+    """Two rows (by id) trade their values of `column`; `alike` says why none differ."""
+    first = _pick(rng, table, f"id, {column}")
+    second = first and _pick(rng, table, f"id, {column}", f"{column} <> {int(first[1])}")
     if second is None:
-        return UNCHANGED, "all postings are of one transfer: a swap changes nothing"
-    _sql(f"UPDATE {POSTINGS} SET transfer_id = %s WHERE id = %s", [second[1], first[0]])
-    _sql(f"UPDATE {POSTINGS} SET transfer_id = %s WHERE id = %s", [first[1], second[0]])
-    return f"transfers of postings {first[0]} and {second[0]} swapped"
+        return None, (UNCHANGED, alike)
+    _sql(f"UPDATE {table} SET {column} = %s WHERE id = %s", [second[1], first[0]])
+    _sql(f"UPDATE {table} SET {column} = %s WHERE id = %s", [first[1], second[0]])
+    return (first[0], second[0]), None
+
+
+def posting_swap(rng):
+    ids, unchanged = _trade(
+        rng, POSTINGS, "transfer_id", "all postings are of one transfer: a swap changes nothing"
+    )
+    return unchanged or f"transfers of postings {ids[0]} and {ids[1]} swapped"
 
 
 def balance_change(rng):
@@ -408,13 +416,10 @@ def reserved_change(rng):
 
 
 def balance_swap(rng):
-    first = _pick(rng, ACCOUNTS, "id, balance")
-    second = first and _pick(rng, ACCOUNTS, "id, balance", f"balance <> {int(first[1])}")
-    if second is None:
-        return UNCHANGED, "every account has the same balance: a swap changes nothing"
-    _sql(f"UPDATE {ACCOUNTS} SET balance = %s WHERE id = %s", [second[1], first[0]])
-    _sql(f"UPDATE {ACCOUNTS} SET balance = %s WHERE id = %s", [first[1], second[0]])
-    return f"balances of accounts {first[0]} and {second[0]} swapped"
+    ids, unchanged = _trade(
+        rng, ACCOUNTS, "balance", "every account has the same balance: a swap changes nothing"
+    )
+    return unchanged or f"balances of accounts {ids[0]} and {ids[1]} swapped"
 
 
 def leaf_byte(rng):
