@@ -358,12 +358,17 @@ def posting_account(rng):
     return f"posting {row[0]} account {row[1]} -> {new[0]}"
 
 
-def posting_delete(rng):
-    row = _pick(rng, POSTINGS, "id")
+def _delete(rng, table: str, column: str, what: str):
+    """One row, picked by its key `column`, deleted."""
+    row = _pick(rng, table, column)
     if row is None:
         return UNCHANGED
-    _sql(f"DELETE FROM {POSTINGS} WHERE id = %s", [row[0]])
-    return f"posting {row[0]} deleted"
+    _sql(f"DELETE FROM {table} WHERE {column} = %s", [row[0]])
+    return f"{what} {row[0]} deleted"
+
+
+def posting_delete(rng):
+    return _delete(rng, POSTINGS, "id", "posting")
 
 
 def posting_insert(rng):
@@ -464,11 +469,7 @@ def leaf_rehashed(rng):
 
 
 def leaf_delete(rng):
-    row = _pick(rng, LEAVES, '"index"')
-    if row is None:
-        return UNCHANGED
-    _sql(f'DELETE FROM {LEAVES} WHERE "index" = %s', [row[0]])
-    return f"leaf {row[0]} deleted"
+    return _delete(rng, LEAVES, '"index"', "leaf")
 
 
 def leaf_insert(rng):
@@ -614,11 +615,7 @@ def checkpoint_field(rng):
 
 
 def checkpoint_delete(rng):
-    row = _pick(rng, CHECKPOINTS, "height")
-    if row is None:
-        return UNCHANGED
-    _sql(f"DELETE FROM {CHECKPOINTS} WHERE height = %s", row)
-    return f"checkpoint {row[0]} deleted"
+    return _delete(rng, CHECKPOINTS, "height", "checkpoint")
 
 
 def checkpoint_insert(rng):
@@ -682,11 +679,7 @@ def key_field(rng):
 
 
 def key_delete(rng):
-    row = _pick(rng, KEYS, "key_hash")
-    if row is None:
-        return UNCHANGED
-    _sql(f"DELETE FROM {KEYS} WHERE key_hash = %s", row)
-    return f"signing key {row[0]} deleted"
+    return _delete(rng, KEYS, "key_hash", "signing key")
 
 
 def key_insert(rng):
