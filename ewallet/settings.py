@@ -137,6 +137,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The hottest statement, the one-statement payment, is prepared once per connection
+# (`settlement.sql.fetch_prepared`): each run then skips parsing and planning. A pooler in
+# transaction mode cannot keep a session's prepared statements; turn them off behind one.
+EWALLET_DB_PREPARED_STATEMENTS = env_bool("EWALLET_DB_PREPARED_STATEMENTS", True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares nothing with no threshold; with this one it prepares only what is
+    # asked for by name. Django's own queries bind client-side, which never prepares.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        2**31 - 1 if EWALLET_DB_PREPARED_STATEMENTS else None
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -312,6 +322,9 @@ CACHES = {
 # --- The product ------------------------------------------------------------------------
 # Transfers claimed by one settlement transaction.
 EWALLET_SETTLEMENT_BATCH_SIZE = env_int("EWALLET_SETTLEMENT_BATCH_SIZE", 1000)
+# A worker process starts at most one drain per this many milliseconds (settlement.tasks.
+# DrainCadence): under load, batches fill instead of settling a handful each.
+EWALLET_SETTLEMENT_CADENCE_MS = env_int("EWALLET_SETTLEMENT_CADENCE_MS", 100)
 # How often a checkpoint is due: beat seals one, and so does a worker between batches.
 EWALLET_CHECKPOINT_SECONDS = float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5"))
 # The audit log's checkpoints: their origin line (also the signing key's name), the PEM

@@ -2,7 +2,9 @@
 
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
 
 
 def update_from_values(
@@ -89,6 +91,32 @@ def fetch(sql: str, params: Sequence[object]) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def fetch_prepared(sql: str, params: Sequence[object]) -> list[tuple]:
+    """`fetch` for a statement run on every request: on PostgreSQL it is prepared on its
+    connection the first time (server-side parameters) and only executed after that. The
+    one-statement payment spent 0.4 of its 1.7 ms planning. Plain `fetch` elsewhere, or
+    with EWALLET_DB_PREPARED_STATEMENTS off."""
+    if connection.vendor != "postgresql" or not settings.EWALLET_DB_PREPARED_STATEMENTS:
+        return fetch(sql, params)
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw = _PreparingCursor(connection.connection)
+    # Django's own wrapper: its errors, execute wrappers and query log (tests count
+    # statements) see this statement like any other.
+    if connection.queries_logged:
+        cursor = connection.make_debug_cursor(raw)
+    else:
+        cursor = connection.make_cursor(raw)
+    with cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+class _PreparingCursor(ServerBindingCursor):
+    def execute(self, query, params=None, **options):
+        return super().execute(query, params, prepare=True)
 
 
 def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -22,8 +22,38 @@ class _SealWhenDue:
             self.last = time.monotonic()
 
 
+class DrainCadence:
+    """At most one drain starts per interval in a worker process. Under load a ring comes
+    every few payments, and a drain taken at once settles a batch of a handful, whose fixed
+    statements (claim, accounts, postings, the audit head, COMMIT) then cost more than its
+    payments. So a drain that comes too soon after the last waits out the interval first,
+    before it answers the doorbell: the flag stays up meanwhile, so payments queue without
+    sending tasks, and the batch takes them all. A drain after a quiet spell starts at once.
+    """
+
+    def __init__(self, seconds: float, clock=time.monotonic, sleep=time.sleep) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.sleep = sleep
+        self.last: float | None = None
+
+    def wait(self) -> None:
+        if self.last is not None:
+            due = self.last + self.seconds - self.clock()
+            if due > 0:
+                self.sleep(due)
+        self.last = self.clock()
+
+
+# Not in-process (eager) settlement: there the drain runs in the caller's own thread.
+_CADENCE = DrainCadence(
+    0 if settings.CELERY_TASK_ALWAYS_EAGER else settings.EWALLET_SETTLEMENT_CADENCE_MS / 1000
+)
+
+
 @shared_task(name="settlement.settle_pending", acks_late=True, reject_on_worker_lost=True)
 def settle_pending() -> dict:
+    _CADENCE.wait()
     doorbell.answer()
     services.pendings_expire()  # timed-out pending transfers join this drain
     result = services.transfers_settle(between_batches=_SealWhenDue())

@@ -122,3 +122,27 @@ def test_a_claim_in_flight_holds_off_the_one_statement_payment(api):
     assert response.status_code == 409
     assert response.json()["code"] == "IDEMPOTENCY_IN_FLIGHT"
     assert not Transfer.objects.filter(idempotency_key__endswith=":in-flight").exists()
+
+
+def _runs_of_the_prepared_payment() -> int:
+    """How often this connection has run the one-statement payment as a prepared statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements"
+            " WHERE NOT from_sql AND statement LIKE '%%INSERT INTO wallets_idempotencyrecord%%'"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_statement_is_prepared_once_and_then_only_run(api, settings, monkeypatch):
+    monkeypatch.setattr(doorbell, "ring", lambda: None)
+    alice = api.client("alice")
+    before = _runs_of_the_prepared_payment()
+    for n in range(3):
+        assert pay(alice, body(api), f"prepared-{n}").status_code == 202
+    assert _runs_of_the_prepared_payment() == before + 3
+    # Off (behind a pooler in transaction mode): the same answer, nothing prepared.
+    settings.EWALLET_DB_PREPARED_STATEMENTS = False
+    assert pay(alice, body(api), "unprepared").status_code == 202
+    assert _runs_of_the_prepared_payment() == before + 3
+    assert Transfer.objects.filter(idempotency_key__contains=":prepared-").count() == 3

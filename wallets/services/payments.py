@@ -12,7 +12,7 @@ from settlement import doorbell
 from settlement import services as ledger
 from settlement.models import Account, Transfer, TransferKind, TransferLeg, TransferState
 from settlement.services import LegSpec, SubmitOutcome, TransferSpec
-from settlement.sql import array_literal, fetch
+from settlement.sql import array_literal, fetch, fetch_prepared
 from wallets.actors import Actor
 from wallets.authority import (
     PAY_FROM_SQL,
@@ -120,7 +120,7 @@ def payment_submit_at_once(
     (a retry, a conflict or a twin in flight). The caller then takes the careful path
     (`payment_submit` under the record's claim), which finds the replay or says why. One
     round trip instead of four: the claim, the wallet lookup, the insert and the stored
-    answer.
+    answer; prepared once per connection, so planned once.
     """
     if connection.vendor != "postgresql":
         return None
@@ -145,7 +145,7 @@ def payment_submit_at_once(
     try:
         # Inside a transaction (tests) a refused statement must not abort the rest of it.
         with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
-            rows = fetch(_PAY_AT_ONCE, params)
+            rows = fetch_prepared(_PAY_AT_ONCE, params)
     except IntegrityError:  # a claim of the same key committed meanwhile: it decides
         return None
     if not rows:
