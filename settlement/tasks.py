@@ -23,12 +23,14 @@ class _SealWhenDue:
 
 
 class DrainCadence:
-    """At most one drain starts per interval in a worker process. Under load a ring comes
-    every few payments, and a drain taken at once settles a batch of a handful, whose fixed
-    statements (claim, accounts, postings, the audit head, COMMIT) then cost more than its
-    payments. So a drain that comes too soon after the last waits out the interval first,
-    before it answers the doorbell: the flag stays up meanwhile, so payments queue without
-    sending tasks, and the batch takes them all. A drain after a quiet spell starts at once.
+    """Under load, at most one drain starts per interval in a worker process. A ring comes
+    every few payments then, and a drain taken at once settles a batch of a handful, whose
+    fixed statements (claim, accounts, postings, the audit head, COMMIT) cost more than its
+    payments. So when the last drain found more than one transfer waiting, the next one,
+    if it comes sooner than the interval, waits out the rest before it answers the
+    doorbell: the flag stays up meanwhile, payments queue without sending tasks, and the
+    batch takes them all. A drain after a quiet spell, or after one that found a single
+    transfer (one client paying and waiting, say), starts at once.
     """
 
     def __init__(self, seconds: float, clock=time.monotonic, sleep=time.sleep) -> None:
@@ -36,13 +38,17 @@ class DrainCadence:
         self.clock = clock
         self.sleep = sleep
         self.last: float | None = None
+        self.busy = False
 
     def wait(self) -> None:
-        if self.last is not None:
+        if self.busy and self.last is not None:
             due = self.last + self.seconds - self.clock()
             if due > 0:
                 self.sleep(due)
         self.last = self.clock()
+
+    def drained(self, claimed: int) -> None:
+        self.busy = claimed > 1
 
 
 # Not in-process (eager) settlement: there the drain runs in the caller's own thread.
@@ -57,6 +63,7 @@ def settle_pending() -> dict:
     doorbell.answer()
     services.pendings_expire()  # timed-out pending transfers join this drain
     result = services.transfers_settle(between_batches=_SealWhenDue())
+    _CADENCE.drained(result.claimed)
     return {"claimed": result.claimed, "settled": result.settled, "rejected": result.rejected}
 
 
