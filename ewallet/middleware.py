@@ -1,10 +1,23 @@
-"""Responses of the app itself carry balances, tokens or personal data: no cache keeps them.
+"""The project's own middlewares.
 
-Static assets never reach this (WhiteNoise answers them first, cacheable); a view that set
-its own Cache-Control keeps it.
+NoStoreMiddleware: responses of the app itself carry balances, tokens or personal data, so
+no cache keeps them. Static assets never reach it (WhiteNoise answers them first,
+cacheable); a view that set its own Cache-Control keeps it.
+
+BrowserMiddleware: the middlewares only a browser needs (its session, CSRF, the signed-in
+user and their second factor, flash messages, the page's Content-Security-Policy, sign-in
+lockouts) run as one link of the chain, and a request that authenticates with a bearer
+token goes past them. Such a request carries no cookie and is not rendered by a browser;
+skipping them takes about a seventh off the CPU of an API payment.
 """
 
+from django.conf import settings
 from django.utils.cache import patch_cache_control
+from django.utils.module_loading import import_string
+
+# What a bearer-token response gets instead of the console's policy: it is JSON, never a
+# page, so it may load nothing and be framed by nobody.
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
 class NoStoreMiddleware:
@@ -16,3 +29,65 @@ class NoStoreMiddleware:
         if not response.has_header("Cache-Control"):
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+def carries_bearer_token(request) -> bool:
+    """The test DRF's BearerTokenAuthentication applies: the Authorization header's scheme
+    is "Bearer", in any case. Such a request is authenticated by that token or refused; a
+    session is never consulted for it."""
+    scheme, _, _ = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return scheme.lower() == "bearer"
+
+
+class BrowserMiddleware:
+    """Runs settings.EWALLET_BROWSER_MIDDLEWARE, in its order, for every request but a
+    bearer-token one. Their view, template-response and exception hooks run here too, in
+    the order Django's handler would run them had they been listed in MIDDLEWARE."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        chain, inner = get_response, []
+        for path in reversed(settings.EWALLET_BROWSER_MIDDLEWARE):
+            chain = import_string(path)(chain)
+            inner.insert(0, chain)
+        self.browser_chain = chain
+        self._view_hooks = [m.process_view for m in inner if hasattr(m, "process_view")]
+        self._template_hooks = [
+            m.process_template_response
+            for m in reversed(inner)
+            if hasattr(m, "process_template_response")
+        ]
+        self._exception_hooks = [
+            m.process_exception for m in reversed(inner) if hasattr(m, "process_exception")
+        ]
+
+    def __call__(self, request):
+        if carries_bearer_token(request):
+            response = self.get_response(request)
+            response.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
+            return response
+        return self.browser_chain(request)
+
+    def process_view(self, request, view, args, kwargs):
+        if carries_bearer_token(request):
+            return None
+        for hook in self._view_hooks:
+            response = hook(request, view, args, kwargs)
+            if response is not None:
+                return response
+        return None
+
+    def process_template_response(self, request, response):
+        if not carries_bearer_token(request):
+            for hook in self._template_hooks:
+                response = hook(request, response)
+        return response
+
+    def process_exception(self, request, exception):
+        if carries_bearer_token(request):
+            return None
+        for hook in self._exception_hooks:
+            response = hook(request, exception)
+            if response is not None:
+                return response
+        return None

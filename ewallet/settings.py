@@ -90,19 +90,26 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ewallet.middleware.NoStoreMiddleware",
+    # Last: the browser's middlewares below, which a bearer-token request skips.
+    "ewallet.middleware.BrowserMiddleware",
+]
+EWALLET_BROWSER_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "wallets.console.login.StaffTotpMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "ewallet.middleware.NoStoreMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
+# The admin's and django-axes' checks look for their middlewares in MIDDLEWARE only; they
+# run, one level down, in the list above (tests/test_browser_middleware.py holds them there).
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "axes.W002"]
 
 ROOT_URLCONF = "ewallet.urls"
 WSGI_APPLICATION = "ewallet.wsgi.application"
