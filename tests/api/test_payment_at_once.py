@@ -146,3 +146,12 @@ def test_the_statement_is_prepared_once_and_then_only_run(api, settings, monkeyp
     assert pay(alice, body(api), "unprepared").status_code == 202
     assert _runs_of_the_prepared_payment() == before + 3
     assert Transfer.objects.filter(idempotency_key__contains=":prepared-").count() == 3
+
+
+def test_the_statement_writes_no_index_another_one_covers(db):
+    """Each index is one more write per payment: the idempotency record's lookups and its
+    user's cascade are served by the unique (user_id, key), so user_id has no index alone."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, IdempotencyRecord._meta.db_table)
+    indexed = sorted(tuple(c["columns"]) for c in found.values() if c["index"] or c["unique"])
+    assert indexed == [("created_at",), ("id",), ("user_id", "key")]
