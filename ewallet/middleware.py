@@ -32,11 +32,11 @@ class NoStoreMiddleware:
 
 
 def carries_bearer_token(request) -> bool:
-    """The test DRF's BearerTokenAuthentication applies: the Authorization header's scheme
-    is "Bearer", in any case. Such a request is authenticated by that token or refused; a
-    session is never consulted for it."""
-    scheme, _, _ = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return scheme.lower() == "bearer"
+    """The test BearerTokenAuthentication applies, word for word: the Authorization
+    header's first word is "Bearer", in any case. Such a request is authenticated by that
+    token or refused; a session is never consulted for it."""
+    words = request.META.get("HTTP_AUTHORIZATION", "").split()
+    return bool(words) and words[0].lower() == "bearer"
 
 
 class BrowserMiddleware:

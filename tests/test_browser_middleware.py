@@ -61,9 +61,10 @@ def test_a_bearer_request_gets_no_session_and_the_apis_own_headers(alice):
     assert answer["X-Frame-Options"] == "DENY"
 
 
-def test_the_scheme_is_matched_in_any_case_as_the_authentication_does(alice):
+@pytest.mark.parametrize("header", ["bEaReR {}", "Bearer\t{}", "  Bearer   {}"])
+def test_the_header_is_read_as_the_authentication_reads_it(alice, header):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"bEaReR {token_for(alice)}")
+    client.credentials(HTTP_AUTHORIZATION=header.format(token_for(alice)))
     answer = client.get("/api/v1/me")
     assert answer.status_code == 200
     assert answer["Content-Security-Policy"] == API_CONTENT_SECURITY_POLICY
