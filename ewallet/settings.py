@@ -91,6 +91,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # For every request: DRF's views are exempt and check a session's token themselves, and
+    # the deployment checks of the CSRF cookie look for it here.
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ewallet.middleware.NoStoreMiddleware",
     # Last: the browser's middlewares below, which a bearer-token request skips.
@@ -98,7 +101,6 @@ MIDDLEWARE = [
 ]
 EWALLET_BROWSER_MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "wallets.console.login.StaffTotpMiddleware",

@@ -1,15 +1,16 @@
 """Browsers and bearer tokens take two paths through the middleware: a request with an
-`Authorization: Bearer` header skips sessions, CSRF, the signed-in user, OTP, messages,
-the page policy and sign-in lockouts; every other request runs them all."""
+`Authorization: Bearer` header skips sessions, the signed-in user, OTP, messages, the page
+policy and sign-in lockouts; every other request runs them all."""
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from ewallet.middleware import API_CONTENT_SECURITY_POLICY
+from ewallet.middleware import API_CONTENT_SECURITY_POLICY, BrowserMiddleware
 from tests.api.conftest import token_for
 from tests.helpers import user_with
 
@@ -39,14 +40,24 @@ def test_the_checks_silenced_for_the_admin_and_axes_hold_one_level_down():
         "django.contrib.sessions.middleware.SessionMiddleware",
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         "django.contrib.messages.middleware.MessageMiddleware",
-        "django.middleware.csrf.CsrfViewMiddleware",
     ):
         assert needed in browser and needed not in settings.MIDDLEWARE
     sessions = browser.index("django.contrib.sessions.middleware.SessionMiddleware")
     assert sessions < browser.index("django.contrib.auth.middleware.AuthenticationMiddleware")
     assert browser[-1] == "axes.middleware.AxesMiddleware"
     assert settings.MIDDLEWARE[-1] == "ewallet.middleware.BrowserMiddleware"
+    # CSRF checks in a view hook, which only MIDDLEWARE's entries get.
+    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
     call_command("check", fail_level="WARNING")
+
+
+def test_a_browser_middleware_whose_hooks_would_not_run_is_refused(settings):
+    settings.EWALLET_BROWSER_MIDDLEWARE = [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+    ]
+    with pytest.raises(ImproperlyConfigured, match="CsrfViewMiddleware has process_view"):
+        BrowserMiddleware(lambda request: None)
 
 
 def test_a_bearer_request_gets_no_session_and_the_apis_own_headers(alice):
@@ -99,9 +110,9 @@ def test_a_session_on_the_api_still_runs_the_browser_middlewares(alice):
     assert "CSRF" in refused.json()["detail"]
 
 
-def test_the_pay_pages_form_is_csrf_checked_through_the_browser_link(db):
-    """The pay page has no csrf_protect of its own: CsrfViewMiddleware's view hook, run from
-    the browser link, is what refuses a forged post."""
+def test_the_pay_pages_form_is_still_csrf_checked(db):
+    """The pay page has no csrf_protect of its own: CsrfViewMiddleware's view hook is what
+    refuses a forged post."""
     client = Client(enforce_csrf_checks=True)
     assert client.post("/pay/", {"step": "sign-out"}).status_code == 403
     token = client.get("/pay/").cookies["csrftoken"].value
