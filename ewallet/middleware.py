@@ -32,10 +32,17 @@ class NoStoreMiddleware:
         return response
 
 
+# Everything under it is a DRF view (ewallet/urls.py); the console and the pay page are
+# not, and need the session and user the browser link sets, whatever headers come.
+API_PATH_PREFIX = "/api/"
+
+
 def carries_bearer_token(request) -> bool:
-    """The test BearerTokenAuthentication applies, word for word: the Authorization
-    header's first word is "Bearer", in any case. Such a request is authenticated by that
-    token or refused; a session is never consulted for it."""
+    """An API request with the test BearerTokenAuthentication applies, word for word: the
+    Authorization header's first word is "Bearer", in any case. Such a request is
+    authenticated by that token or refused; a session is never consulted for it."""
+    if not request.path_info.startswith(API_PATH_PREFIX):
+        return False
     words = request.META.get("HTTP_AUTHORIZATION", "").split()
     return bool(words) and words[0].lower() == "bearer"
 

@@ -118,3 +118,13 @@ def test_the_pay_pages_form_is_still_csrf_checked(db):
     token = client.get("/pay/").cookies["csrftoken"].value
     answer = client.post("/pay/", {"step": "sign-out", "csrfmiddlewaretoken": token})
     assert answer.status_code in (200, 302)
+
+
+def test_outside_the_api_a_bearer_header_changes_nothing(db):
+    """The console and the pay page read the session and the user whatever the headers."""
+    client = Client(HTTP_AUTHORIZATION="Bearer ecny_anything")
+    console = client.get("/admin/")
+    assert console.status_code == 302 and "/admin/login/" in console["Location"]
+    page = client.get("/pay/")
+    assert page.status_code == 200
+    assert "'self'" in page["Content-Security-Policy"]
