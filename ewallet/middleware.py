@@ -16,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.cache import patch_cache_control
 from django.utils.module_loading import import_string
 
+from wallets.api.authentication import BearerTokenAuthentication
+
 # What a bearer-token response gets instead of the console's policy: it is JSON, never a
 # page, so it may load nothing and be framed by nobody.
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -44,7 +46,7 @@ def carries_bearer_token(request) -> bool:
     if not request.path_info.startswith(API_PATH_PREFIX):
         return False
     words = request.META.get("HTTP_AUTHORIZATION", "").split()
-    return bool(words) and words[0].lower() == "bearer"
+    return bool(words) and words[0].lower() == BearerTokenAuthentication.keyword.lower()
 
 
 class BrowserMiddleware:
