@@ -329,8 +329,11 @@ CACHES = {
 }
 
 # --- The product ------------------------------------------------------------------------
-# Transfers claimed by one settlement transaction.
-EWALLET_SETTLEMENT_BATCH_SIZE = env_int("EWALLET_SETTLEMENT_BATCH_SIZE", 1000)
+# Transfers claimed by one settlement transaction, at most: a drain takes what has queued,
+# so this bites only when settlement falls behind. There a batch's fixed statements and
+# the workers' waits for each other's account locks are paid once per this many: 1,000
+# let a flat-out steady run outpace settlement (queue and latency grew); 5,000 kept up.
+EWALLET_SETTLEMENT_BATCH_SIZE = env_int("EWALLET_SETTLEMENT_BATCH_SIZE", 5000)
 # A worker process starts at most one drain per this many milliseconds (settlement.tasks.
 # DrainCadence): under load, batches fill instead of settling a handful each.
 EWALLET_SETTLEMENT_CADENCE_MS = env_int("EWALLET_SETTLEMENT_CADENCE_MS", 100)
