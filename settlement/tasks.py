@@ -28,10 +28,9 @@ class DrainCadence:
     fixed statements (claim, accounts, postings, the audit head, COMMIT) cost more than its
     payments. So when the last drain found more than one transfer waiting, the next one,
     if it comes sooner than the interval, waits out the rest before it answers the
-    doorbell, and the drain promises as much (`doorbell.promise`): the flag stays up
-    meanwhile, payments queue without sending tasks or, once they know the promise, asking
-    Redis, and the batch takes them all. A drain after a quiet spell, or after one that
-    found a single transfer (one client paying and waiting, say), starts at once.
+    doorbell: the flag stays up meanwhile, payments queue without sending tasks, and the
+    batch takes them all. A drain after a quiet spell, or after one that found a single
+    transfer (one client paying and waiting, say), starts at once.
     """
 
     def __init__(self, seconds: float, clock=time.monotonic, sleep=time.sleep) -> None:
@@ -42,19 +41,14 @@ class DrainCadence:
         self.busy = False
 
     def wait(self) -> None:
-        due = self.next_drain_in()
-        if due > 0:
-            self.sleep(due)
+        if self.busy and self.last is not None:
+            due = self.last + self.seconds - self.clock()
+            if due > 0:
+                self.sleep(due)
         self.last = self.clock()
 
     def drained(self, claimed: int) -> None:
         self.busy = claimed > 1
-
-    def next_drain_in(self) -> float:
-        """Seconds until `wait` would let the next drain start; 0 if it would start now."""
-        if not self.busy or self.last is None:
-            return 0.0
-        return max(0.0, self.last + self.seconds - self.clock())
 
 
 # Not in-process (eager) settlement: there the drain runs in the caller's own thread.
@@ -63,18 +57,13 @@ _CADENCE = DrainCadence(
 )
 
 
-@shared_task(
-    bind=True, name="settlement.settle_pending", acks_late=True, reject_on_worker_lost=True
-)
-def settle_pending(self) -> dict:
+@shared_task(name="settlement.settle_pending", acks_late=True, reject_on_worker_lost=True)
+def settle_pending() -> dict:
     _CADENCE.wait()
     doorbell.answer()
     services.pendings_expire()  # timed-out pending transfers join this drain
     result = services.transfers_settle(between_batches=_SealWhenDue())
     _CADENCE.drained(result.claimed)
-    if not self.request.is_eager:  # in the caller's own thread, nothing rings meanwhile
-        # Payments meanwhile find the flag up and, once they know until when, stop asking.
-        doorbell.promise(_CADENCE.next_drain_in())
     return {"claimed": result.claimed, "settled": result.settled, "rejected": result.rejected}
 
 

@@ -68,18 +68,3 @@ def test_no_interval_never_waits():
         cadence.wait()
         cadence.drained(100)
     assert clock.slept == []
-
-
-def test_the_next_drain_is_due_when_the_interval_since_a_busy_one_has_passed():
-    clock = Clock()
-    cadence = cadence_of(clock)
-    assert cadence.next_drain_in() == 0  # no drain yet
-    cadence.wait()
-    cadence.drained(12)
-    clock.now += 0.02
-    assert round(cadence.next_drain_in(), 6) == 0.03
-    clock.now += 0.05
-    assert cadence.next_drain_in() == 0  # overdue: never negative
-    cadence.wait()
-    cadence.drained(1)
-    assert cadence.next_drain_in() == 0  # after a drain of one, nothing is held back

@@ -10,7 +10,6 @@ import time
 import pytest
 from django.db import connection
 
-from ewallet.redisclient import redis_client
 from settlement import doorbell
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.audit.verify import audit_verify
@@ -75,33 +74,6 @@ def test_a_lost_doorbell_is_caught_by_the_sweep(world, start_worker):
 
     wait_until_decided([transfer], timeout=20)  # beat sweeps every 0.5 s here
     assert world.state(transfer) == ("SETTLED", "")
-    assert_each_settled_exactly_once()
-
-
-def test_payments_made_while_a_drain_is_promised_are_settled_by_it(
-    world, start_worker, monkeypatch
-):
-    alice = world.wallet("Alice", load=100)
-    bob = world.wallet("Bob")
-    # No sweep: only rings and promised drains settle here. A drain that finds a queue
-    # promises the next one two seconds on.
-    start_worker(env={"EWALLET_SWEEP_SECONDS": "3600", "EWALLET_SETTLEMENT_CADENCE_MS": "2000"})
-    monkeypatch.setattr(doorbell, "_promised_until", 0.0)
-    with monkeypatch.context() as silent:
-        silent.setattr(doorbell, "ring", lambda: None)
-        queued = [world.pay_later(alice, bob, 100) for _ in range(5)]
-    doorbell.ring()
-    wait_until_decided(queued, timeout=20)
-    client = redis_client()
-    deadline = time.monotonic() + 5
-    while client.pttl(doorbell.PROMISE_KEY) <= 0:
-        assert time.monotonic() < deadline, "the busy drain promised no successor"
-        time.sleep(0.005)
-
-    later = [world.pay_later(alice, bob, 100) for _ in range(3)]
-
-    assert doorbell._promised_until > time.monotonic()  # the rings asked nobody to come
-    wait_until_decided(later, timeout=20)
     assert_each_settled_exactly_once()
 
 
