@@ -10,11 +10,24 @@ import os
 
 import pytest
 from django.conf import settings
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 
 from ewallet import celery_app
 from tests.workers import start_worker  # noqa: F401  (a fixture for worker tests anywhere)
 
 REQUIRE_SERVICES = os.environ.get("EWALLET_REQUIRE_SERVICES") == "1"
+
+
+class _LiveServer(ThreadedWSGIServer):
+    """The live server with room to queue a storm's connections: the storms open 50 at
+    once, Django's listen queue holds 10, and on a loaded machine a connection that
+    overflowed it was now and then reset instead of waiting to be accepted."""
+
+    request_queue_size = 128
+
+
+LiveServerThread.server_class = _LiveServer
 
 
 def _on_postgres() -> bool:
