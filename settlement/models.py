@@ -369,7 +369,10 @@ class LimitPeriod(models.TextChoices):
 class LimitUsage(models.Model):
     """Payments out of an account in one calendar period (Asia/Shanghai), for its limits."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="usage")
+    # No index of its own: usage_unique leads with the account.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="usage", db_index=False
+    )
     period = models.CharField(max_length=4, choices=LimitPeriod.choices)
     start = models.DateField()
     spent = models.BigIntegerField(default=0)

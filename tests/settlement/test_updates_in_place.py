@@ -64,3 +64,17 @@ def test_accounts_and_limit_usage_leave_room_on_their_pages():
             ("settlement_account", ["fillfactor=40"]),
             ("settlement_limitusage", ["fillfactor=40"]),
         ]
+
+
+def test_limit_usage_is_found_by_its_unique_key_alone():
+    """Its account's own index went (migration 0020): usage_unique leads with the account,
+    and a payment's usage row was one more index entry to write."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'settlement_limitusage' "
+            "ORDER BY indexname"
+        )
+        assert [name for (name,) in cursor.fetchall()] == [
+            "settlement_limitusage_pkey",
+            "usage_unique",
+        ]
