@@ -1,13 +1,16 @@
 """The settlement benchmark: queue N payments among M funded accounts, time settling them;
 with `two_phase`, time reserving them, then posting every reservation."""
 
+import os
 import random
+import resource
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from settlement.models import (
@@ -22,6 +25,70 @@ from settlement.models import (
 from settlement.services import transfers_settle
 
 
+@dataclass(frozen=True)
+class CpuSeconds:
+    """CPU time, user + system. Rates vary from run to run with what else the machine
+    does; the CPU a transfer costs varies far less, and on a machine whose cores are
+    all busy it is what bounds the rate."""
+
+    process: float  # this process (the settling code)
+    backend: float | None  # its PostgreSQL backend, when the server runs on this machine
+    machine: float | None  # every core of the machine: both of the above, PostgreSQL's
+    # background writers, and whatever else ran
+
+    def __sub__(self, earlier: "CpuSeconds") -> "CpuSeconds":
+        return CpuSeconds(
+            self.process - earlier.process,
+            _minus(self.backend, earlier.backend),
+            _minus(self.machine, earlier.machine),
+        )
+
+    def scaled(self, factor: float) -> "CpuSeconds":
+        return CpuSeconds(
+            self.process * factor,
+            None if self.backend is None else self.backend * factor,
+            None if self.machine is None else self.machine * factor,
+        )
+
+
+def _minus(later: float | None, earlier: float | None) -> float | None:
+    return None if later is None or earlier is None else later - earlier
+
+
+def cpu_now() -> CpuSeconds:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return CpuSeconds(usage.ru_utime + usage.ru_stime, _backend_cpu(), _machine_cpu())
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _backend_cpu() -> float | None:
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        # A server elsewhere has no such process here, or another program under its pid.
+        if not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"postgres"):
+            return None
+        # The command name is in parentheses and may hold spaces: split after it.
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+
+
+def _machine_cpu() -> float | None:
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, first[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 @dataclass
 class BenchResult:
     transfers: int
@@ -33,6 +100,13 @@ class BenchResult:
     rejected: int
     post_seconds: float = 0.0  # two-phase: settling the posts of every reservation
     posted: int = 0
+    settle_cpu: "CpuSeconds | None" = None  # CPU spent settling (two-phase: reserving)
+
+    @property
+    def cpu_microseconds_per_transfer(self) -> "CpuSeconds | None":
+        if self.settle_cpu is None or not self.transfers:
+            return None
+        return self.settle_cpu.scaled(1e6 / self.transfers)
 
     @property
     def transfers_per_second(self) -> float:
@@ -85,9 +159,9 @@ def bench_settlement(
     queue_received(f"bench:{run}:pay", TransferKind.P2P, payments, timeout_at=timeout_at)
     queue_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_now()
     result = transfers_settle(batch_size=batch_size)
-    settle_seconds = time.perf_counter() - started
+    settle_seconds, settle_cpu = time.perf_counter() - started, cpu_now() - cpu_before
     post_seconds, posted = 0.0, 0
     if two_phase:
         reserved = list(
@@ -127,6 +201,7 @@ def bench_settlement(
         rejected=sum(result.rejected.values()),
         post_seconds=post_seconds,
         posted=posted,
+        settle_cpu=settle_cpu,
     )
 
 

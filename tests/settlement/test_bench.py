@@ -4,8 +4,10 @@ import io
 import re
 
 from django.core.management import call_command
+from django.db import connection
 
 from settlement.audit.verify import audit_verify
+from settlement.bench import CpuSeconds, cpu_now
 from settlement.models import Transfer
 
 
@@ -13,7 +15,13 @@ def test_bench_settles_everything_it_queued_and_prints_the_rate_last(db):
     out = io.StringIO()
     call_command("bench", "settlement", "--transfers", "300", "--accounts", "30", stdout=out)
 
-    assert re.fullmatch(r"settlement: \d+ transfers/s", out.getvalue().splitlines()[-1])
+    lines = out.getvalue().splitlines()
+    assert re.fullmatch(r"settlement: \d+ transfers/s", lines[-1])
+    # What a transfer cost in CPU: this process always; on PostgreSQL here, its backend too.
+    cpu = re.fullmatch(r"CPU per transfer \(µs\): this process ([\d.]+)(.*)", lines[-2])
+    assert cpu and float(cpu[1]) > 0
+    if connection.vendor == "postgresql":
+        assert re.search(r"its PostgreSQL backend [\d.]+, the whole machine [\d.]+", cpu[2])
     payments = Transfer.objects.filter(kind="P2P")
     assert payments.count() == 300
     assert not payments.filter(state="RECEIVED").exists()
@@ -37,3 +45,16 @@ def test_the_two_phase_bench_reserves_then_posts_every_payment(db):
     assert not reserved.filter(state="PENDING").exists()
     report = audit_verify()
     assert report.ok, report.mismatch
+
+
+def test_cpu_seconds_subtract_and_scale_field_by_field():
+    later = CpuSeconds(process=3.0, backend=5.0, machine=10.0)
+    earlier = CpuSeconds(process=1.0, backend=None, machine=4.0)
+    assert later - earlier == CpuSeconds(process=2.0, backend=None, machine=6.0)
+    assert (later - earlier).scaled(0.5) == CpuSeconds(process=1.0, backend=None, machine=3.0)
+
+
+def test_cpu_now_counts_this_process_going_up(db):
+    before = cpu_now()
+    sum(i * i for i in range(300_000))
+    assert (cpu_now() - before).process > 0

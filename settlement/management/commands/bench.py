@@ -46,5 +46,12 @@ class Command(BaseCommand):
                 "(reserve + post)"
             )
             return
+        if cpu := result.cpu_microseconds_per_transfer:
+            parts = [f"this process {cpu.process:.1f}"]
+            if cpu.backend is not None:
+                parts.append(f"its PostgreSQL backend {cpu.backend:.1f}")
+            if cpu.machine is not None:
+                parts.append(f"the whole machine {cpu.machine:.1f}")
+            self.stdout.write(f"CPU per transfer (µs): {', '.join(parts)}")
         # The figure, last and alone, for scripts: claim -> postings -> leaves -> commit.
         self.stdout.write(f"settlement: {result.transfers_per_second:.0f} transfers/s")
