@@ -25,7 +25,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from settlement import rules
-from settlement.audit.log import LeafSpec, audit_append
+from settlement.audit.log import LeafSpec, audit_append, audit_encode_ahead
 from settlement.models import (
     NEGATIVE_ALLOWED,
     PAYMENT_KINDS,
@@ -42,7 +42,7 @@ from settlement.models import (
     TransferState,
 )
 from settlement.signals import transfers_decided
-from settlement.sql import array_literal, fetch, in_ids, insert_rows, update_from_values
+from settlement.sql import array_literal, fetch, in_ids, rows_inserted, update_from_values
 
 # The transaction-local setting that migration 0005's triggers read.
 POSTINGS_BALANCE_PER_STATEMENT = "settlement.postings_balance_per_statement"
@@ -133,9 +133,73 @@ def settle_batch(limit: int) -> BatchResult:
 
     decided_at = timezone.now()
     result = BatchResult(taken=taken, claimed=len(claimed))
+    _check_postings_per_statement()
+    # The postings stream to PostgreSQL as transfers are decided: the server stores them
+    # on its own core while this process decides the rest (the batch's two largest parts,
+    # which ran one after the other).
+    with rows_inserted(
+        Posting._meta.db_table, ["transfer_id", "account_id", "asset", "amount"]
+    ) as write_posting:
+        decisions, leaves = _decide_in_order(
+            claimed,
+            legs_by_transfer,
+            chains,
+            pendings,
+            accounts,
+            usage,
+            decided_at,
+            result,
+            write_posting,
+        )
+        # Started before the COPY's end, so the leaves are encoded while PostgreSQL
+        # finishes the postings and writes the balances and states.
+        encoded_leaves = audit_encode_ahead(leaves, decided_at=decided_at)
+    update_from_values(
+        Account._meta.db_table,
+        "id",
+        [("balance", "bigint"), ("reserved", "bigint")],
+        [
+            (a.id, a.balance, a.reserved)
+            for a in accounts.values()
+            if (a.balance, a.reserved) != before[a.id]
+        ],
+    )
+    _save_usage({key: spent for key, spent in usage.items() if usage_before.get(key) != spent})
+    decided_at_sql = connection.ops.adapt_datetimefield_value(decided_at)
+    update_from_values(
+        Transfer._meta.db_table,
+        "id",
+        [("state", "varchar"), ("reject_code", "varchar"), ("decided_at", "timestamptz")],
+        [(d.transfer_id, d.state, d.reject_code, decided_at_sql) for d in decisions.values()],
+    )
+    # Pending transfers reserved by earlier batches, posted, voided or expired by this one.
+    update_from_values(
+        Transfer._meta.db_table,
+        "id",
+        [("state", "varchar")],
+        [
+            (pending_id, pending.state)
+            for pending_id, pending in pendings.items()
+            if pending_id not in decisions and pending.state in _PHASE_STATE.values()
+        ],
+    )
+    _count_decisions(decisions.values(), decided_at)
+    audit_append(leaves, decided_at=decided_at, encoded=encoded_leaves)
+    transaction.on_commit(lambda: _note_commit(decided_at), robust=True)
+    transfers_decided.send(
+        sender=Transfer, decisions=list(decisions.values()), decided_at=decided_at
+    )
+    return result
+
+
+def _decide_in_order(
+    claimed, legs_by_transfer, chains, pendings, accounts, usage, decided_at, result, write_posting
+) -> tuple[dict[int, "Decision"], list[LeafSpec]]:
+    """Decide the claimed transfers in arrival order against `accounts` and `usage` (both
+    changed in place), counting into `result` and writing each settled transfer's postings
+    with `write_posting`. The decisions, and the leaves of what moved or reserved money."""
     decisions: dict[int, Decision] = {}
     leaves: list[LeafSpec] = []
-    moved = []  # (transfer id, legs) whose postings this batch writes
     chain_codes: dict[int, str | None] = {}
     for transfer_id, kind, created_at, timeout_at, pending_id, link in claimed:
         legs = legs_by_transfer[transfer_id]
@@ -173,60 +237,15 @@ def settle_batch(limit: int) -> BatchResult:
             leaves.append(
                 LeafSpec(transfer_id, kind, created_at, legs, state, timeout_at, pending_id, link)
             )
-            if state == TransferState.SETTLED and legs:
-                moved.append((transfer_id, legs))
+            if state == TransferState.SETTLED:
+                for asset, debit, credit, amount in legs:
+                    write_posting((transfer_id, debit, asset, -amount))
+                    write_posting((transfer_id, credit, asset, amount))
             result.settled += 1
         else:
             decisions[transfer_id] = Decision(transfer_id, kind, TransferState.REJECTED, code)
             result.rejected[code] = result.rejected.get(code, 0) + 1
-
-    _check_postings_per_statement()
-    insert_rows(
-        Posting._meta.db_table,
-        ["transfer_id", "account_id", "asset", "amount"],
-        [
-            (transfer_id, account, asset, sign * amount)
-            for transfer_id, legs in moved
-            for asset, debit, credit, amount in legs
-            for account, sign in ((debit, -1), (credit, 1))
-        ],
-    )
-    update_from_values(
-        Account._meta.db_table,
-        "id",
-        [("balance", "bigint"), ("reserved", "bigint")],
-        [
-            (a.id, a.balance, a.reserved)
-            for a in accounts.values()
-            if (a.balance, a.reserved) != before[a.id]
-        ],
-    )
-    _save_usage({key: spent for key, spent in usage.items() if usage_before.get(key) != spent})
-    decided_at_sql = connection.ops.adapt_datetimefield_value(decided_at)
-    update_from_values(
-        Transfer._meta.db_table,
-        "id",
-        [("state", "varchar"), ("reject_code", "varchar"), ("decided_at", "timestamptz")],
-        [(d.transfer_id, d.state, d.reject_code, decided_at_sql) for d in decisions.values()],
-    )
-    # Pending transfers reserved by earlier batches, posted, voided or expired by this one.
-    update_from_values(
-        Transfer._meta.db_table,
-        "id",
-        [("state", "varchar")],
-        [
-            (pending_id, pending.state)
-            for pending_id, pending in pendings.items()
-            if pending_id not in decisions and pending.state in _PHASE_STATE.values()
-        ],
-    )
-    _count_decisions(decisions.values(), decided_at)
-    audit_append(leaves, decided_at=decided_at)
-    transaction.on_commit(lambda: _note_commit(decided_at), robust=True)
-    transfers_decided.send(
-        sender=Transfer, decisions=list(decisions.values()), decided_at=decided_at
-    )
-    return result
+    return decisions, leaves
 
 
 def _note_commit(decided_at: datetime) -> None:

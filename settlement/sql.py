@@ -1,6 +1,7 @@
 """Small set-based SQL helpers that run on PostgreSQL and SQLite (3.33+)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 
 from django.conf import settings
 from django.db import connection
@@ -125,14 +126,41 @@ def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[obje
     Skips the ORM's per-row model construction, which costs more than the database does at
     a thousand rows per batch. Values must already be in database form.
     """
-    if not rows:
-        return
+    with rows_inserted(table, columns) as write:
+        for row in rows:
+            write(row)
+
+
+@contextmanager
+def rows_inserted(
+    table: str, columns: Sequence[str]
+) -> Iterator[Callable[[Sequence[object]], None]]:
+    """`insert_rows` for rows made one at a time: `write(row)` inside the block, and the
+    rows are in the table when it ends. On PostgreSQL the COPY opens at the first row and
+    streams while the caller makes the rest, so the server stores rows on its own core
+    while this process is still computing; the connection runs nothing else until the
+    block ends. No row, no statement.
+    """
     quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
-    with connection.cursor() as cursor:
+    with ExitStack() as stack:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            copy = None
+
+            def write(row: Sequence[object]) -> None:
+                nonlocal copy
+                if copy is None:
+                    cursor = stack.enter_context(connection.cursor())
+                    statement = f"COPY {table} ({quoted}) FROM STDIN"
+                    copy = stack.enter_context(cursor.cursor.copy(statement))
+                copy.write_row(row)
+
+            yield write
         else:
-            placeholders = ", ".join(["%s"] * len(columns))
-            cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})", rows)
+            rows: list[Sequence[object]] = []
+            yield rows.append
+            if rows:
+                placeholders = ", ".join(["%s"] * len(columns))
+                with connection.cursor() as cursor:
+                    cursor.executemany(
+                        f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})", rows
+                    )

@@ -180,6 +180,15 @@ def transfer_leaves_bytes(transfers: Iterable[tuple], *, decided_at: datetime) -
     return out
 
 
+def transfer_leaves_hashed(
+    transfers: Iterable[tuple], *, decided_at: datetime
+) -> list[tuple[bytes, bytes]]:
+    """(leaf_bytes, leaf_hash) of each of transfer_leaves_bytes's leaves."""
+    return [
+        (data, leaf_hash(data)) for data in transfer_leaves_bytes(transfers, decided_at=decided_at)
+    ]
+
+
 def _template_fits(transfer_id: object, kind: object, legs) -> bool:
     if type(transfer_id) is not int or not -_SAFE_INT <= transfer_id <= _SAFE_INT:
         return False

@@ -2,6 +2,7 @@
 events (`audit_event_append`) inside the transaction of whatever they record."""
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -28,20 +29,54 @@ class LeafSpec(NamedTuple):
     link: UUID | None = None  # the chain of a linked transfer
 
 
-def audit_append(settled: Sequence[LeafSpec], *, decided_at: datetime) -> None:
+# Below this many leaves a thread costs more than encoding them where they are needed.
+ENCODE_AHEAD_MIN = 500
+
+
+def audit_encode_ahead(
+    settled: Sequence[LeafSpec], *, decided_at: datetime
+) -> "Future[list[tuple[bytes, bytes]]]":
+    """Start encoding and hashing the leaves of `settled` for `audit_append`.
+
+    Pure Python, about a fifth of a settled batch's own time: started in a thread once a
+    batch's decisions are made, it runs while the batch's thread waits for PostgreSQL to
+    write the postings, balances and states, instead of after them. A thread for each
+    large batch, so a forked worker never inherits a pool whose thread it does not have.
+    """
+    if len(settled) < ENCODE_AHEAD_MIN:
+        done: Future[list[tuple[bytes, bytes]]] = Future()
+        done.set_result(leaf.transfer_leaves_hashed(settled, decided_at=decided_at))
+        return done
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-leaves")
+    try:
+        return encoder.submit(leaf.transfer_leaves_hashed, settled, decided_at=decided_at)
+    finally:
+        encoder.shutdown(wait=False)  # the thread ends when its one task does
+
+
+def audit_append(
+    settled: Sequence[LeafSpec],
+    *,
+    decided_at: datetime,
+    encoded: "Future[list[tuple[bytes, bytes]]] | None" = None,
+) -> None:
     """Append one leaf per decided transfer that moved or reserved money, in order.
 
     Must run inside the settling transaction. The head row is locked last, after the
-    accounts, so concurrent batches serialise only for this short append.
+    accounts, so concurrent batches serialise only for this short append. `encoded`:
+    from `audit_encode_ahead` with the same transfers and time.
     """
     if not settled:
         return
-    entries = leaf.transfer_leaves_bytes(settled, decided_at=decided_at)
+    if encoded is None:
+        encoded = audit_encode_ahead(settled, decided_at=decided_at)
+    entries = encoded.result()
     head = _lock_head()
     chain = bytes(head.chain_hash)
     leaves = []
-    for offset, ((transfer_id, *_), data) in enumerate(zip(settled, entries, strict=True)):
-        this_hash = leaf.leaf_hash(data)
+    for offset, ((transfer_id, *_), (data, this_hash)) in enumerate(
+        zip(settled, entries, strict=True)
+    ):
         chain = leaf.chain_next(chain, this_hash)
         leaves.append((head.size + offset, transfer_id, data, this_hash, chain))
     insert_rows(
