@@ -16,7 +16,7 @@ that is no longer RECEIVED is never claimed, so running this twice cannot double
 
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -143,14 +143,14 @@ def settle_batch(limit: int) -> BatchResult:
     ) as write_posting:
         decisions, leaves = _decide_in_order(
             claimed,
-            legs_by_transfer,
-            chains,
-            pendings,
-            accounts,
-            usage,
-            decided_at,
-            result,
-            write_posting,
+            legs_by_transfer=legs_by_transfer,
+            chains=chains,
+            pendings=pendings,
+            accounts=accounts,
+            usage=usage,
+            decided_at=decided_at,
+            result=result,
+            write_posting=write_posting,
         )
         # Started before the COPY's end, so the leaves are encoded while PostgreSQL
         # finishes the postings and writes the balances and states.
@@ -194,7 +194,16 @@ def settle_batch(limit: int) -> BatchResult:
 
 
 def _decide_in_order(
-    claimed, legs_by_transfer, chains, pendings, accounts, usage, decided_at, result, write_posting
+    claimed: list[tuple],
+    *,
+    legs_by_transfer: dict[int, list[tuple[str, int, int, int]]],
+    chains: dict,
+    pendings: dict[int, "_Pending"],
+    accounts: dict[int, rules.AccountState],
+    usage: dict[rules.UsageKey, int],
+    decided_at: datetime,
+    result: BatchResult,
+    write_posting: Callable[[tuple], None],
 ) -> tuple[dict[int, "Decision"], list[LeafSpec]]:
     """Decide the claimed transfers in arrival order against `accounts` and `usage` (both
     changed in place), counting into `result` and writing each settled transfer's postings
