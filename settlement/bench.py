@@ -57,7 +57,7 @@ def _minus(later: float | None, earlier: float | None) -> float | None:
 
 def cpu_now() -> CpuSeconds:
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return CpuSeconds(usage.ru_utime + usage.ru_stime, _backend_cpu(), _machine_cpu())
+    return CpuSeconds(usage.ru_utime + usage.ru_stime, _backend_cpu(), machine_cpu())
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -80,7 +80,8 @@ def _backend_cpu() -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
-def _machine_cpu() -> float | None:
+def machine_cpu() -> float | None:
+    """Seconds of CPU that every process on this machine has used since boot (Linux)."""
     try:
         first = Path("/proc/stat").read_text().splitlines()[0].split()
     except OSError:

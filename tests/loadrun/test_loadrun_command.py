@@ -12,6 +12,7 @@ from settlement import doorbell
 from settlement.audit.verify import audit_verify
 from settlement.models import Transfer
 from tests.api.test_end_to_end import server  # noqa: F401  (fixtures)
+from wallets.loadrun.runner import cpu_figures
 from wallets.models import MerchantPayment, Refund
 
 CHECKS = {"exactly_once", "money_conserved", "no_negative_balance", "audit_verify"}
@@ -35,6 +36,9 @@ def test_a_small_inprocess_run_writes_its_report_and_passes_its_checks(
     assert report["transfers"]["accepted"] == 1_500
     assert report["transfers"]["settled"] + report["transfers"]["rejected"] == 1_500
     assert report["achieved_tps"] > 0
+    cpu = report["cpu"]  # the machine's CPU while offering and settling
+    assert cpu["machine_seconds"] > 0 and cpu["busy_cores"] > 0
+    assert cpu["per_transfer_us"] == round(cpu["machine_seconds"] / 1_500 * 1e6, 1)
     latency = report["latency_ms"]["submit_to_settled"]
     assert 0 <= latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
     assert report["latency_ms"]["offered_to_settled"] is None  # offer times: HTTP runs only
@@ -301,3 +305,11 @@ def test_pgbench_gets_a_database_beside_the_runs_own():
     assert database_beside("ewallet_a") == "ewallet_a_pgbench"
     assert database_beside("ewallet_a") != database_beside("ewallet_b")
     assert len(database_beside("x" * 63)) <= 63  # PostgreSQL's longest name
+
+
+def test_cpu_figures_are_per_accepted_transfer_and_per_second_of_the_run():
+    figures = cpu_figures(3.0, run_seconds=2.0, transfers=20_000)
+    assert figures["per_transfer_us"] == 150.0  # 3 s over 20,000 transfers
+    assert figures["busy_cores"] == 1.5
+    assert cpu_figures(None, run_seconds=2.0, transfers=20_000) is None  # not Linux
+    assert cpu_figures(3.0, run_seconds=2.0, transfers=0) is None

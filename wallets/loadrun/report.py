@@ -177,6 +177,8 @@ def headline(report: dict) -> list[tuple[str, object]]:
         ("offered->settled p99 ms", from_offer.get("p99")),
         ("offered->settled max ms", from_offer.get("max")),
         ("wall seconds", report["seconds"]["run"]),
+        ("machine CPU µs per transfer", (report.get("cpu") or {}).get("per_transfer_us")),
+        ("cores busy, mean", (report.get("cpu") or {}).get("busy_cores")),
         ("checks", "all ok" if all(c["ok"] for c in report["checks"].values()) else "FAILED"),
         ("load average at start", report["machine"].get("load_start")),
     ]

@@ -21,6 +21,7 @@ from pathlib import Path
 from django.conf import settings
 
 from settlement import doorbell
+from settlement.bench import machine_cpu
 from settlement.models import Transfer, TransferState
 from settlement.selectors import money_totals
 from settlement.services import transfers_settle
@@ -83,6 +84,7 @@ class Offered:
     settle_seconds: float  # after the last submission
     run_seconds: float
     rss_end: dict
+    machine_cpu_seconds: float | None  # every process's, from the first offer to settled
 
 
 def default_sizes(transfers: int) -> tuple[int, int]:
@@ -167,6 +169,11 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
         },
         rss_end=offered.rss_end,
     )
+    report["cpu"] = cpu_figures(
+        offered.machine_cpu_seconds,
+        run_seconds=offered.run_seconds,
+        transfers=report["transfers"]["accepted"],
+    )
     if voucher_run is not None:
         report["vouchers"] = figures = vouchers.voucher_report(voucher_run, after=after)
         say(
@@ -190,6 +197,22 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
         )
     write_report(folder, report)
     return report, folder
+
+
+def cpu_figures(
+    machine_seconds: float | None, *, run_seconds: float, transfers: int
+) -> dict | None:
+    """What the run cost the machine: CPU per accepted transfer, and how many cores were
+    busy on average. Steadier than a rate on a shared machine, whose speed varies from run
+    to run: compare these between a before and an after."""
+    if machine_seconds is None or not transfers or run_seconds <= 0:
+        return None
+    return {
+        "machine_seconds": round(machine_seconds, 2),
+        "per_transfer_us": round(machine_seconds / transfers * 1e6, 1),
+        "busy_cores": round(machine_seconds / run_seconds, 2),
+        "cores": os.cpu_count(),
+    }
 
 
 def _population_build(
@@ -254,6 +277,7 @@ def _offer_and_settle(
     progress = drivers.Progress(options.transfers, enabled=options.progress)
     started = time.perf_counter()
     started_wall = time.time()
+    cpu_started = machine_cpu()
     watcher = Watcher(
         after=after,
         started=started,
@@ -285,6 +309,7 @@ def _offer_and_settle(
             workers.wake_all()
         _wait_settled(after, options.settle_timeout)
         settle_seconds = time.perf_counter() - settle_started
+        cpu_ended = machine_cpu()
         watcher.stop()
         progress.update(watcher.last)
     return Offered(
@@ -295,6 +320,7 @@ def _offer_and_settle(
         settle_seconds=settle_seconds,
         run_seconds=time.perf_counter() - started,
         rss_end=watcher.rss_now(),
+        machine_cpu_seconds=None if cpu_started is None else cpu_ended - cpu_started,
     )
 
 

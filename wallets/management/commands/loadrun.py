@@ -175,6 +175,12 @@ class Command(BaseCommand):
             + percentiles("submit->settled", latency["submit_to_settled"])
             + (f"; {percentiles('offered->settled', from_offer)}" if from_offer else "")
         )
+        if cpu := report["cpu"]:
+            say(
+                f"  CPU (the whole machine, from the first offer to the last decision): "
+                f"{cpu['per_transfer_us']:,.1f} µs per transfer, {cpu['busy_cores']} of "
+                f"{cpu['cores']} cores busy"
+            )
         if report["settlement_to_pgbench"]:
             say(
                 f"  pgbench {report['pgbench']['tps']:,.0f} tps in the same sitting: settlement "
