@@ -12,7 +12,7 @@ from settlement import doorbell
 from settlement import services as ledger
 from settlement.models import Account, Transfer, TransferKind, TransferLeg, TransferState
 from settlement.services import LegSpec, SubmitOutcome, TransferSpec
-from settlement.sql import array_literal, fetch, fetch_prepared
+from settlement.sql import array_literal, fetch_prepared
 from wallets.actors import Actor
 from wallets.authority import (
     PAY_FROM_SQL,
@@ -210,7 +210,7 @@ def _wallet_rows(numbers: set[str]) -> list[tuple]:
     """(number, account_id, operator_id, kind, asset) of the wallets named, the asset their
     account's: the ledger then needs no query of its own for the legs' assets."""
     if connection.vendor == "postgresql":  # one array parameter, not thousands of them
-        return fetch(
+        return fetch_prepared(
             "SELECT w.number, w.account_id, w.operator_id, w.kind, a.asset FROM "
             f"{Wallet._meta.db_table} w JOIN {Account._meta.db_table} a ON a.id = w.account_id "
             "WHERE w.number = ANY(%s::text[])",
