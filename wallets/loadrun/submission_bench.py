@@ -1,0 +1,85 @@
+"""Submitting alone, as the in-process load run's driver submits: chunks of payments split
+by the payer's operator, each operator's part through `payments_submit_many` as its
+gateway, one transaction per chunk. Each chunk is rolled back, so the tables do not grow
+between runs and nothing is left to settle.
+
+What a transfer cost to submit, in CPU (this process and its PostgreSQL backend) and in
+wall time, and how many statements a chunk sends: the submitting half of a steady run,
+measured without settlement's half competing for the same cores.
+"""
+
+import random
+import time
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from settlement.bench import CpuSeconds, cpu_now
+from settlement.services import transfers_settle
+from wallets import services
+from wallets.loadrun.runner import RESERVE_YUAN_PER_SHARE
+from wallets.loadrun.setup import (
+    catalogue_operators,
+    institutions_ensure,
+    population_build,
+    population_with_live_caps,
+)
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    transfers: int
+    chunk: int
+    statements_per_chunk: int
+    wall_us: float  # per transfer
+    cpu_us: CpuSeconds  # per transfer; backend and machine None where not measurable
+
+
+def bench_submission(
+    *, people: int, chunks: int, chunk: int = 500, seed: int = 1, say=print
+) -> SubmissionResult:
+    population = population_with_live_caps(seed=seed, people=people, merchants=people // 10)
+    operators = catalogue_operators(reserve_yuan_per_share=RESERVE_YUAN_PER_SHARE)
+    institutions = institutions_ensure(prefix="loadrun", operators=operators)
+    run = f"submitbench-{time.time_ns()}"
+    wallets = population_build(population, institutions=institutions, run=run)
+    say(f"population: {len(wallets.people)} people, {len(wallets.merchants)} merchants")
+    transfers_settle()  # the opening loads, so that only the timed chunks are RECEIVED
+    payees = [w.number for w in wallets.people + wallets.merchants]
+    rnd = random.Random(seed)
+
+    def planned(index: int) -> dict[int, list[services.PaymentSpec]]:
+        by_operator: dict[int, list[services.PaymentSpec]] = {}
+        for item in range(chunk):
+            payer = rnd.choice(wallets.people)
+            by_operator.setdefault(payer.operator_id, []).append(
+                services.PaymentSpec(
+                    payer.number, rnd.choice(payees), 100, f"{run}-{index}-{item}", "bench"
+                )
+            )
+        return by_operator
+
+    def submit(by_operator: dict[int, list[services.PaymentSpec]]) -> None:
+        with transaction.atomic():
+            for operator_id, specs in by_operator.items():
+                services.payments_submit_many(actor=wallets.staff[operator_id], payments=specs)
+            transaction.set_rollback(True)
+
+    with CaptureQueriesContext(connection) as captured:
+        submit(planned(-1))
+    statements = len(captured.captured_queries)
+    work = [planned(index) for index in range(chunks)]
+    submit(work[0])  # the first chunk prepares the statements
+    before, started = cpu_now(), time.perf_counter()
+    for by_operator in work:
+        submit(by_operator)
+    wall, after = time.perf_counter() - started, cpu_now()
+    transfers = chunks * chunk
+    return SubmissionResult(
+        transfers=transfers,
+        chunk=chunk,
+        statements_per_chunk=statements,
+        wall_us=wall / transfers * 1e6,
+        cpu_us=(after - before).scaled(1e6 / transfers),
+    )

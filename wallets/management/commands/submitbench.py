@@ -1,0 +1,37 @@
+"""python manage.py submitbench --people 2000 --chunks 100"""
+
+from django.core.management.base import BaseCommand
+
+from wallets.loadrun.submission_bench import bench_submission
+
+
+class Command(BaseCommand):
+    help = (
+        "Time submitting payments as the in-process load run does (chunks split by operator, "
+        "each chunk rolled back): CPU and wall time per transfer, statements per chunk."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--people", type=int, default=2_000)
+        parser.add_argument("--chunks", type=int, default=100)
+        parser.add_argument("--chunk", type=int, default=500)
+        parser.add_argument("--seed", type=int, default=1)
+
+    def handle(self, *args, **options):
+        result = bench_submission(
+            people=options["people"],
+            chunks=options["chunks"],
+            chunk=options["chunk"],
+            seed=options["seed"],
+            say=lambda line: self.stdout.write(f"  {line}"),
+        )
+        cpu = result.cpu_us
+        parts = [f"this process {cpu.process:.1f}"]
+        if cpu.backend is not None:
+            parts.append(f"its PostgreSQL backend {cpu.backend:.1f}")
+        self.stdout.write(
+            f"submitted {result.transfers:,} payments in chunks of {result.chunk} "
+            f"({result.statements_per_chunk} statements a chunk), each rolled back"
+        )
+        self.stdout.write(f"CPU per transfer (µs): {', '.join(parts)}")
+        self.stdout.write(f"submission: {result.wall_us:.1f} µs per transfer, wall")
