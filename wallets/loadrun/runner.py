@@ -203,8 +203,8 @@ def cpu_figures(
     machine_seconds: float | None, *, run_seconds: float, transfers: int
 ) -> dict | None:
     """What the run cost the machine: CPU per accepted transfer, and how many cores were
-    busy on average. Steadier than a rate on a shared machine, whose speed varies from run
-    to run: compare these between a before and an after."""
+    busy on average. With every core busy the rate is what the machine's CPU allows (and
+    the CPU per transfer is its inverse); with cores idle, the run was waiting."""
     if machine_seconds is None or not transfers or run_seconds <= 0:
         return None
     return {
