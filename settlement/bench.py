@@ -43,6 +43,16 @@ class CpuSeconds:
             _minus(self.machine, earlier.machine),
         )
 
+    def describe(self) -> str:
+        """'this process X, its PostgreSQL backend Y, the whole machine Z', in µs when
+        scaled per transfer; the parts not measured are left out."""
+        parts = [f"this process {self.process:.1f}"]
+        if self.backend is not None:
+            parts.append(f"its PostgreSQL backend {self.backend:.1f}")
+        if self.machine is not None:
+            parts.append(f"the whole machine {self.machine:.1f}")
+        return ", ".join(parts)
+
     def scaled(self, factor: float) -> "CpuSeconds":
         return CpuSeconds(
             self.process * factor,

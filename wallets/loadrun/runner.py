@@ -32,6 +32,7 @@ from wallets.loadrun.report import write_report
 from wallets.loadrun.report_data import build_report, load_average, run_rows
 from wallets.loadrun.scenarios import Scenario, Segment, plan, timeline
 from wallets.loadrun.setup import (
+    Institutions,
     Wallets,
     catalogue_operators,
     institutions_ensure,
@@ -215,6 +216,14 @@ def cpu_figures(
     }
 
 
+def run_institutions() -> Institutions:
+    """The eight operators of every load run (reused if present), and their staff."""
+    return institutions_ensure(
+        prefix="loadrun",
+        operators=catalogue_operators(reserve_yuan_per_share=RESERVE_YUAN_PER_SHARE),
+    )
+
+
 def _population_build(
     population: Population, run: str, options: RunOptions, say: Callable[[str], None]
 ) -> tuple[Wallets, "vouchers.VoucherRun | None", "offline.OfflineRun | None"]:
@@ -222,10 +231,7 @@ def _population_build(
     API tokens for the operators' staff when the run goes over HTTP; the scenario's
     voucher programme, if it has one, funded and drawn; and its hardware wallets, if it
     has an offline day, registered and loaded."""
-    institutions = institutions_ensure(
-        prefix="loadrun",
-        operators=catalogue_operators(reserve_yuan_per_share=RESERVE_YUAN_PER_SHARE),
-    )
+    institutions = run_institutions()
     wallets = population_build(population, institutions=institutions, run=run)
     say(
         f"population: {len(wallets.people)} people and {len(wallets.merchants)} merchants at "

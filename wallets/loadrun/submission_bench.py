@@ -16,15 +16,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from settlement.bench import CpuSeconds, cpu_now
-from settlement.services import transfers_settle
 from wallets import services
-from wallets.loadrun.runner import RESERVE_YUAN_PER_SHARE
-from wallets.loadrun.setup import (
-    catalogue_operators,
-    institutions_ensure,
-    population_build,
-    population_with_live_caps,
-)
+from wallets.loadrun.runner import run_institutions
+from wallets.loadrun.setup import population_build, population_with_live_caps
 
 
 @dataclass(frozen=True)
@@ -40,12 +34,10 @@ def bench_submission(
     *, people: int, chunks: int, chunk: int = 500, seed: int = 1, say=print
 ) -> SubmissionResult:
     population = population_with_live_caps(seed=seed, people=people, merchants=people // 10)
-    operators = catalogue_operators(reserve_yuan_per_share=RESERVE_YUAN_PER_SHARE)
-    institutions = institutions_ensure(prefix="loadrun", operators=operators)
     run = f"submitbench-{time.time_ns()}"
-    wallets = population_build(population, institutions=institutions, run=run)
+    # Its opening loads are settled when it returns: only the timed chunks are queued.
+    wallets = population_build(population, institutions=run_institutions(), run=run)
     say(f"population: {len(wallets.people)} people, {len(wallets.merchants)} merchants")
-    transfers_settle()  # the opening loads, so that only the timed chunks are RECEIVED
     payees = [w.number for w in wallets.people + wallets.merchants]
     rnd = random.Random(seed)
 

@@ -274,7 +274,7 @@ def payments_submit_many(*, actor: Actor, payments: Sequence[PaymentSpec]) -> li
             (index, TransferSpec(kind, legs, spec.idempotency_key, spec.memo, spec.linked))
         )
     submitted = ledger.transfers_submit_many(
-        [spec for _, spec in queued], assets={row[1]: row[4] for row in rows}
+        [spec for _, spec in queued], assets={account: asset for _, account, *_, asset in rows}
     )
     outcomes.update((index, outcome) for (index, _), outcome in zip(queued, submitted, strict=True))
     return [outcomes[index] for index in range(len(payments))]
@@ -308,7 +308,7 @@ def wallet_loads_submit_many(*, actor: Actor, loads: Sequence[LoadSpec]) -> list
         else:
             legs = [LegSpec(vault_id, wallet[0], spec.amount)]
             queued.append((index, TransferSpec(TransferKind.LOAD, legs, spec.idempotency_key)))
-    assets = {row[1]: row[4] for row in rows} | {vault_id: vault_asset}
+    assets = {account: asset for _, account, *_, asset in rows} | {vault_id: vault_asset}
     submitted = ledger.transfers_submit_many([spec for _, spec in queued], assets=assets)
     outcomes.update((index, outcome) for (index, _), outcome in zip(queued, submitted, strict=True))
     return [outcomes[index] for index in range(len(loads))]

@@ -47,11 +47,6 @@ class Command(BaseCommand):
             )
             return
         if cpu := result.cpu_microseconds_per_transfer:
-            parts = [f"this process {cpu.process:.1f}"]
-            if cpu.backend is not None:
-                parts.append(f"its PostgreSQL backend {cpu.backend:.1f}")
-            if cpu.machine is not None:
-                parts.append(f"the whole machine {cpu.machine:.1f}")
-            self.stdout.write(f"CPU per transfer (µs): {', '.join(parts)}")
+            self.stdout.write(f"CPU per transfer (µs): {cpu.describe()}")
         # The figure, last and alone, for scripts: claim -> postings -> leaves -> commit.
         self.stdout.write(f"settlement: {result.transfers_per_second:.0f} transfers/s")

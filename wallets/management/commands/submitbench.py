@@ -25,13 +25,9 @@ class Command(BaseCommand):
             seed=options["seed"],
             say=lambda line: self.stdout.write(f"  {line}"),
         )
-        cpu = result.cpu_us
-        parts = [f"this process {cpu.process:.1f}"]
-        if cpu.backend is not None:
-            parts.append(f"its PostgreSQL backend {cpu.backend:.1f}")
         self.stdout.write(
             f"submitted {result.transfers:,} payments in chunks of {result.chunk} "
             f"({result.statements_per_chunk} statements a chunk), each rolled back"
         )
-        self.stdout.write(f"CPU per transfer (µs): {', '.join(parts)}")
+        self.stdout.write(f"CPU per transfer (µs): {result.cpu_us.describe()}")
         self.stdout.write(f"submission: {result.wall_us:.1f} µs per transfer, wall")
