@@ -2,10 +2,18 @@
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
 from django.db.backends.postgresql.base import ServerBindingCursor
+
+
+class Statement(NamedTuple):
+    """A statement and its parameters, built apart from running it (`run`)."""
+
+    sql: str
+    params: list
 
 
 def update_from_values(
@@ -15,14 +23,29 @@ def update_from_values(
 
     `columns` are (name, PostgreSQL type) pairs after the key; each row is (key, *values).
     One statement for the whole batch: one row per target, so callers aggregate first.
+    """
+    run(update_from_values_statement(table, key, columns, rows, vendor=connection.vendor))
+
+
+def update_from_values_statement(
+    table: str,
+    key: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[object]],
+    *,
+    vendor: str,
+) -> Statement | None:
+    """`update_from_values`' statement for a database `vendor`, or None for no rows. Pure
+    string work, so it can be built in a thread while the connection is busy.
+
     On PostgreSQL the values travel as one array per column (unnest), which binds a handful
     of parameters instead of thousands; SQLite gets a VALUES list.
     """
     if not rows:
-        return
+        return None
     names = [name for name, _ in columns]
     assignments = ", ".join(f"{name} = v.{name}" for name in names)
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in ["bigint", *(t for _, t in columns)])
         # The second condition repeats the join on the target's own index: without it the
         # planner merge-joins along the whole primary key, 1,000,000 transfers read to
@@ -34,18 +57,23 @@ def update_from_values(
         )
         params = [array_literal(column) for column in zip(*rows, strict=True)]
         params.append(params[0])
-    else:
-        # VALUES columns are named column1, column2, ...; alias them through a subquery.
-        aliases = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate([key, *names]))
-        row_sql = "(" + ", ".join(["%s"] * (1 + len(columns))) + ")"
-        sql = (
-            f"UPDATE {table} SET {assignments} "
-            f"FROM (SELECT {aliases} FROM (VALUES {', '.join([row_sql] * len(rows))})) AS v "
-            f"WHERE {table}.{key} = v.{key}"
-        )
-        params = [value for row in rows for value in row]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        return Statement(sql, params)
+    # VALUES columns are named column1, column2, ...; alias them through a subquery.
+    aliases = ", ".join(f"column{i + 1} AS {name}" for i, name in enumerate([key, *names]))
+    row_sql = "(" + ", ".join(["%s"] * (1 + len(columns))) + ")"
+    sql = (
+        f"UPDATE {table} SET {assignments} "
+        f"FROM (SELECT {aliases} FROM (VALUES {', '.join([row_sql] * len(rows))})) AS v "
+        f"WHERE {table}.{key} = v.{key}"
+    )
+    return Statement(sql, [value for row in rows for value in row])
+
+
+def run(statement: Statement | None) -> None:
+    """Run a built statement; None is nothing to run."""
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(statement.sql, statement.params)
 
 
 def in_ids(column: str, ids: Sequence[int]) -> tuple[str, list]:
