@@ -1,7 +1,10 @@
 """Submitting alone, as the in-process load run's driver submits: chunks of payments split
 by the payer's operator, each operator's part through `payments_submit_many` as its
-gateway, one transaction per chunk. Each chunk is rolled back, so the tables do not grow
-between runs and nothing is left to settle.
+gateway. Nothing is kept: the chunks run in one transaction, rolled back at the end, so
+the tables do not grow between runs and nothing is left to settle. Each chunk is a
+savepoint it releases, not a transaction of its own rolled back: a ROLLBACK makes psycopg
+forget the connection's prepared statements, so every chunk would parse and plan them
+again, which a load run's committed chunks never do.
 
 What a transfer cost to submit, in CPU (this process and its PostgreSQL backend) and in
 wall time, and how many statements a chunk sends: the submitting half of a steady run,
@@ -16,6 +19,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from settlement.bench import CpuSeconds, cpu_now
+from settlement.sql import fetch
 from wallets import services
 from wallets.loadrun.runner import run_institutions
 from wallets.loadrun.setup import population_build, population_with_live_caps
@@ -28,6 +32,7 @@ class SubmissionResult:
     statements_per_chunk: int
     wall_us: float  # per transfer
     cpu_us: CpuSeconds  # per transfer; backend and machine None where not measurable
+    prepared_runs: int | None = None  # the most runs of one prepared statement; PostgreSQL
 
 
 def bench_submission(
@@ -56,16 +61,19 @@ def bench_submission(
         with transaction.atomic():
             for operator_id, specs in by_operator.items():
                 services.payments_submit_many(actor=wallets.staff[operator_id], payments=specs)
-            transaction.set_rollback(True)
 
-    with CaptureQueriesContext(connection) as captured:  # and it prepares the statements
-        submit(planned(-1))
-    statements = len(captured.captured_queries)
+    warm_up = planned(-1)
     work = [planned(index) for index in range(chunks)]
-    before, started = cpu_now(), time.perf_counter()
-    for by_operator in work:
-        submit(by_operator)
-    wall, after = time.perf_counter() - started, cpu_now()
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as captured:  # and it prepares the statements
+            submit(warm_up)
+        statements = len(captured.captured_queries)
+        before, started = cpu_now(), time.perf_counter()
+        for by_operator in work:
+            submit(by_operator)
+        wall, after = time.perf_counter() - started, cpu_now()
+        prepared_runs = _prepared_runs()
+        transaction.set_rollback(True)
     transfers = chunks * chunk
     return SubmissionResult(
         transfers=transfers,
@@ -73,4 +81,16 @@ def bench_submission(
         statements_per_chunk=statements,
         wall_us=wall / transfers * 1e6,
         cpu_us=(after - before).scaled(1e6 / transfers),
+        prepared_runs=prepared_runs,
     )
+
+
+def _prepared_runs() -> int | None:
+    """The most runs of one statement prepared on this connection (PostgreSQL only): every
+    chunk's, when the chunks reuse what the first prepared, as a load run's chunks do."""
+    if connection.vendor != "postgresql":
+        return None
+    [(runs,)] = fetch(
+        "SELECT coalesce(max(generic_plans + custom_plans), 0) FROM pg_prepared_statements", []
+    )
+    return runs

@@ -8,7 +8,7 @@ from wallets.loadrun.submission_bench import bench_submission
 class Command(BaseCommand):
     help = (
         "Time submitting payments as the in-process load run does (chunks split by operator, "
-        "each chunk rolled back): CPU and wall time per transfer, statements per chunk."
+        "all of it rolled back): CPU and wall time per transfer, statements per chunk."
     )
 
     def add_arguments(self, parser):
@@ -27,7 +27,12 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"submitted {result.transfers:,} payments in chunks of {result.chunk} "
-            f"({result.statements_per_chunk} statements a chunk), each rolled back"
+            f"({result.statements_per_chunk} statements a chunk), all rolled back"
         )
+        if result.prepared_runs is not None:
+            self.stdout.write(
+                f"prepared statements kept across chunks: the busiest ran {result.prepared_runs}"
+                " times"
+            )
         self.stdout.write(f"CPU per transfer (µs): {result.cpu_us.describe()}")
         self.stdout.write(f"submission: {result.wall_us:.1f} µs per transfer, wall")
