@@ -7,8 +7,8 @@ The database is the queue (DESIGN.md, "Transfers and settlement"):
 2. lock every account they touch in id order, so two batches never deadlock;
 3. decide each transfer in arrival order in memory (settlement.rules), a linked chain
    whole, at its first member, streaming each settled transfer's postings to a COPY;
-4. write balances, limit usage, states and audit leaves with set-based SQL, the leaves
-   encoded in a thread meanwhile.
+4. write balances, limit usage, states and audit leaves with set-based SQL, their
+   statements built while the postings' COPY ends and the leaves encoded in a thread.
 
 A worker killed anywhere in here rolls back and its rows are claimed again; a transfer
 that is no longer RECEIVED is never claimed, so running this twice cannot double a payment.

@@ -35,8 +35,9 @@ def update_from_values_statement(
     *,
     vendor: str,
 ) -> Statement | None:
-    """`update_from_values`' statement for a database `vendor`, or None for no rows. Pure
-    string work, so it can be built in a thread while the connection is busy.
+    """`update_from_values`' statement for a database `vendor`, or None for no rows. It
+    only builds strings, so a caller can build it while the connection is still busy
+    (settlement: while the postings' COPY ends).
 
     On PostgreSQL the values travel as one array per column (unnest), which binds a handful
     of parameters instead of thousands; SQLite gets a VALUES list.
