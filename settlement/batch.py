@@ -16,7 +16,8 @@ that is no longer RECEIVED is never claimed, so running this twice cannot double
 
 import functools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -104,12 +105,13 @@ _PHASE_STATE = {
 
 @transaction.atomic
 def settle_batch(limit: int) -> BatchResult:
-    claimed = _claimed_rows(
-        Transfer.objects.select_for_update(skip_locked=True)
-        .filter(state=TransferState.RECEIVED)
-        .order_by("id"),
-        limit,
-    )
+    with _queue_read_in_order():
+        claimed = _claimed_rows(
+            Transfer.objects.select_for_update(skip_locked=True)
+            .filter(state=TransferState.RECEIVED)
+            .order_by("id"),
+            limit,
+        )
     if not claimed:
         return BatchResult()
     taken = len(claimed)
@@ -309,6 +311,29 @@ def _note_commit(decided_at: datetime) -> None:
         )
     else:
         BatchCommit.objects.update_or_create(decided_at=decided_at, defaults={"committed_at": now})
+
+
+@contextmanager
+def _queue_read_in_order() -> Iterator[None]:
+    """The claim reads the queue's partial index in id order and stops at the batch's size.
+
+    With no statistics of the transfers' columns yet (a new or flushed database that
+    autovacuum has not analysed; in this machine's load runs it never had), PostgreSQL
+    takes 0.5% of the table to be queued, and claimed with a bitmap scan of every RECEIVED
+    transfer and a sort: the longer the backlog, the more a claim cost (113 ms with
+    300,000 queued, 27 ms with 40,000). Read in order, a claim of 20,000 took 12-18 ms with
+    300,000 queued. Bitmap scans stay on for the rest of the batch, whose lookups by many
+    ids they serve well.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    yield
+    # Not on error: the transaction is then rolled back, and the setting with it.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
 
 
 def _claimed_rows(transfers, limit: int | None = None) -> list[tuple]:

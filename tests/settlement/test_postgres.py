@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from ewallet.errors import ErrorCode
 from settlement import doorbell
 from settlement.audit.verify import audit_verify
-from settlement.batch import POSTINGS_BALANCE_PER_STATEMENT
+from settlement.batch import POSTINGS_BALANCE_PER_STATEMENT, settle_batch
 from settlement.exceptions import IdempotencyConflict
 from settlement.models import AuditLeaf, Posting, Transfer, TransferKind
 from settlement.services import LegSpec, transfer_submit, transfers_settle
@@ -554,3 +554,44 @@ def test_a_set_based_update_reads_only_the_rows_it_updates():
 
     assert explained, "the UPDATE was not run"
     assert rows_read(explained[0]) == len(newest)
+
+
+def test_a_claim_reads_the_queue_in_order_however_stale_the_statistics():
+    """Planned from statistics taken when the transfers' table was empty (a load run's
+    --flush), the planner expected 0.5% of the table to be queued and claimed with a bitmap
+    scan of every queued transfer and a sort: the longer the backlog, the more a claim
+    cost. A claim reads the queue's index in id order and stops at the batch's size, and
+    the rest of the batch plans as before."""
+    sql("ANALYZE settlement_transfer")  # empty: no statistics of its columns
+    sql(
+        "INSERT INTO settlement_transfer (kind, state, reject_code, idempotency_key, memo, "
+        "created_at) SELECT 'P2P', 'RECEIVED', '', 'backlog:' || g, '', now() "
+        "FROM generate_series(1, 30000) g"
+    )
+    plans: list[dict] = []
+    bitmap_scans: list[str] = []
+
+    class Claimed(Exception):
+        pass
+
+    def explain(execute, statement, params, many, context):
+        claim = "FOR UPDATE SKIP LOCKED" in statement
+        if claim or (plans and not statement.startswith("SET")):
+            with context["connection"].connection.cursor() as cursor:  # psycopg's: unwrapped
+                cursor.execute("SHOW enable_bitmapscan")
+                bitmap_scans.append(cursor.fetchone()[0])
+                if not claim:
+                    raise Claimed  # the batch's first lookup after its claim: enough seen
+                cursor.execute("EXPLAIN (FORMAT JSON) " + statement, params)
+                plans.append(cursor.fetchone()[0][0]["Plan"])
+        return execute(statement, params, many, context)
+
+    def nodes(node: dict) -> list[dict]:
+        return [node, *(child for plan in node.get("Plans", []) for child in nodes(plan))]
+
+    with pytest.raises(Claimed), connection.execute_wrapper(explain):
+        settle_batch(5_000)
+    read = [(n["Node Type"], n.get("Index Name")) for n in nodes(plans[0])]
+    assert ("Index Scan", "transfer_received_queue") in read
+    assert not [kind for kind, _ in read if "Bitmap" in kind or kind == "Sort"], read
+    assert bitmap_scans == ["off", "on"]  # the batch's lookups by many ids may still use them
