@@ -207,13 +207,13 @@ def _state_updates(
     table = Transfer._meta.db_table
     # The same time for every row, as text: an array of 20,000 datetimes was built one
     # element at a time (26 ms a batch), one of strings is joined whole (2 ms).
-    decided_at = str(decided_at)
+    decided = str(decided_at)
     return [
         update_from_values_statement(
             table,
             "id",
             [("state", "varchar"), ("reject_code", "varchar"), ("decided_at", "timestamptz")],
-            [(d.transfer_id, d.state, d.reject_code, decided_at) for d in decisions.values()],
+            [(d.transfer_id, d.state, d.reject_code, decided) for d in decisions.values()],
             vendor=vendor,
         ),
         update_from_values_statement(
