@@ -557,11 +557,11 @@ def test_a_set_based_update_reads_only_the_rows_it_updates():
 
 
 def test_a_claim_reads_the_queue_in_order_however_stale_the_statistics():
-    """Planned from statistics taken when the transfers' table was empty (a load run's
-    --flush), the planner expected 0.5% of the table to be queued and claimed with a bitmap
-    scan of every queued transfer and a sort: the longer the backlog, the more a claim
-    cost. A claim reads the queue's index in id order and stops at the batch's size, and
-    the rest of the batch plans as before."""
+    """With no statistics of the transfers' columns (the table analysed while empty, or
+    never, as in load runs after --flush), the planner expected 0.5% of the table to be
+    queued and claimed with a bitmap scan of every queued transfer and a sort: the longer
+    the backlog, the more a claim cost. A claim reads the queue's index in id order and
+    stops at the batch's size, and the rest of the batch plans as before."""
     sql("ANALYZE settlement_transfer")  # empty: no statistics of its columns
     sql(
         "INSERT INTO settlement_transfer (kind, state, reject_code, idempotency_key, memo, "
