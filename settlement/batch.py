@@ -4,11 +4,15 @@ The database is the queue (DESIGN.md, "Transfers and settlement"):
 
 1. claim the oldest RECEIVED transfers with FOR UPDATE SKIP LOCKED, so concurrent workers
    take disjoint batches;
-2. lock every account they touch in id order, so two batches never deadlock;
-3. decide each transfer in arrival order in memory (settlement.rules), a linked chain
-   whole, at its first member, streaming each settled transfer's postings to a COPY;
-4. write balances, limit usage, states and audit leaves with set-based SQL, their
-   statements built while the postings' COPY ends and the leaves encoded in a thread.
+2. on PostgreSQL, decide them ahead against the balances last committed, without locks,
+   streaming the settled transfers' postings to a COPY and writing the states: the
+   largest writes, which then overlap another worker's batch instead of waiting for it;
+3. lock every account they touch in id order, so two batches never deadlock, and decide
+   again in arrival order in memory (settlement.rules), a linked chain whole, at its first
+   member; mend the few rows written ahead that this decision changes (on SQLite, whose
+   one writer serialises batches anyway, the postings stream here instead);
+4. write balances, limit usage, tallies and audit leaves with set-based SQL, the leaves
+   encoded in a thread started ahead.
 
 A worker killed anywhere in here rolls back and its rows are claimed again; a transfer
 that is no longer RECEIVED is never claimed, so running this twice cannot double a payment.
@@ -17,8 +21,9 @@ that is no longer RECEIVED is never claimed, so running this twice cannot double
 import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
@@ -49,10 +54,13 @@ from settlement.sql import (
     array_literal,
     fetch,
     in_ids,
+    insert_rows,
     rows_inserted,
     run,
     update_from_values_statement,
 )
+
+_POSTING_COLUMNS = ["transfer_id", "account_id", "asset", "amount"]
 
 # The transaction-local setting that migration 0005's triggers read.
 POSTINGS_BALANCE_PER_STATEMENT = "settlement.postings_balance_per_statement"
@@ -131,56 +139,79 @@ def settle_batch(limit: int) -> BatchResult:
     for pending_id, pending in pendings.items():
         pending.legs = [rules.Leg(d, c, amount) for _, d, c, amount in legs_by_transfer[pending_id]]
 
-    accounts = _lock_accounts(
-        {account for legs in legs_by_transfer.values() for leg in legs for account in leg[1:3]}
-    )
-    before = {account.id: (account.balance, account.reserved) for account in accounts.values()}
-    usage = _load_usage(
-        accounts,
-        [created for _, kind, created, *_ in claimed if kind in PAYMENT_KINDS]
-        + [p.created_at for p in pendings.values() if p.kind in PAYMENT_KINDS],
-    )
-    usage_before = dict(usage)
-
+    account_ids = {
+        account for legs in legs_by_transfer.values() for leg in legs for account in leg[1:3]
+    }
+    payment_times = [created for _, kind, created, *_ in claimed if kind in PAYMENT_KINDS] + [
+        p.created_at for p in pendings.values() if p.kind in PAYMENT_KINDS
+    ]
     decided_at = timezone.now()
     decided_at_sql = connection.ops.adapt_datetimefield_value(decided_at)
-    result = BatchResult(taken=taken, claimed=len(claimed))
+    vendor = connection.vendor
+    decide = functools.partial(
+        _decide_in_order,
+        claimed,
+        legs_by_transfer=legs_by_transfer,
+        chains=chains,
+        decided_at=decided_at,
+    )
     _check_postings_per_statement()
-    # The postings stream to PostgreSQL as transfers are decided: the server stores them
-    # on its own core while this process decides the rest (the batch's two largest parts,
-    # which ran one after the other).
-    with rows_inserted(
-        Posting._meta.db_table, ["transfer_id", "account_id", "asset", "amount"]
-    ) as write_posting:
-        decisions, leaves = _decide_in_order(
-            claimed,
-            legs_by_transfer=legs_by_transfer,
-            chains=chains,
+    ahead = None
+    if connection.features.has_select_for_update:
+        ahead = _write_ahead(
+            decide,
+            account_ids,
+            payment_times,
+            pendings,
+            decided_at=decided_at,
+            decided_at_sql=decided_at_sql,
+        )
+
+    # Waits here for any batch holding these accounts to commit.
+    accounts = _accounts(account_ids, lock=True)
+    before = {account.id: (account.balance, account.reserved) for account in accounts.values()}
+    usage = _load_usage(accounts, payment_times)
+    usage_before = dict(usage)
+    result = BatchResult(taken=taken, claimed=len(claimed))
+    if ahead is None:
+        # The postings stream to the database as transfers are decided.
+        with rows_inserted(Posting._meta.db_table, _POSTING_COLUMNS) as write_posting:
+            decisions, leaves = decide(
+                pendings=pendings,
+                accounts=accounts,
+                usage=usage,
+                result=result,
+                write_posting=write_posting,
+            )
+            encoded_leaves = audit_encode_ahead(leaves, decided_at=decided_at)
+        states = _state_updates(decisions, pendings, decided_at=decided_at_sql, vendor=vendor)
+    else:
+        decisions, leaves = decide(
             pendings=pendings,
             accounts=accounts,
             usage=usage,
-            decided_at=decided_at,
             result=result,
-            write_posting=write_posting,
+            write_posting=_already_written,
         )
-        # Started before the COPY's end, so the leaves are encoded while PostgreSQL
-        # finishes the postings and writes the balances and states.
-        encoded_leaves = audit_encode_ahead(leaves, decided_at=decided_at)
-        # So are the statements that write them, here while PostgreSQL stores the
-        # postings' tail: built after the COPY, the server sat idle while they were.
-        vendor = connection.vendor
-        balances = update_from_values_statement(
-            Account._meta.db_table,
-            "id",
-            [("balance", "bigint"), ("reserved", "bigint")],
-            [
-                (a.id, a.balance, a.reserved)
-                for a in accounts.values()
-                if (a.balance, a.reserved) != before[a.id]
-            ],
-            vendor=vendor,
+        encoded_leaves = (
+            ahead.encoded
+            if leaves == ahead.leaves
+            else audit_encode_ahead(leaves, decided_at=decided_at)
         )
-        states = _state_updates(decisions, pendings, decided_at=decided_at_sql, vendor=vendor)
+        states = _correct_ahead(
+            ahead, decisions, pendings, legs_by_transfer, decided_at=decided_at_sql
+        )
+    balances = update_from_values_statement(
+        Account._meta.db_table,
+        "id",
+        [("balance", "bigint"), ("reserved", "bigint")],
+        [
+            (a.id, a.balance, a.reserved)
+            for a in accounts.values()
+            if (a.balance, a.reserved) != before[a.id]
+        ],
+        vendor=vendor,
+    )
     run(balances)
     _save_usage({key: spent for key, spent in usage.items() if usage_before.get(key) != spent})
     for statement in states:
@@ -220,14 +251,151 @@ def _state_updates(
             table,
             "id",
             [("state", "varchar")],
-            [
-                (pending_id, pending.state)
-                for pending_id, pending in pendings.items()
-                if pending_id not in decisions and pending.state in _PHASE_STATE.values()
-            ],
+            list(_phase_states(decisions, pendings).items()),
             vendor=vendor,
         ),
     ]
+
+
+def _phase_states(decisions: dict[int, Decision], pendings: dict[int, _Pending]) -> dict[int, str]:
+    """{pending transfer: its new state} for those reserved by earlier batches that this
+    one posted, voided or expired (those reserved in it are among its decisions)."""
+    return {
+        pending_id: pending.state
+        for pending_id, pending in pendings.items()
+        if pending_id not in decisions and pending.state in _PHASE_STATE.values()
+    }
+
+
+@dataclass(slots=True)
+class _Ahead:
+    """A batch as decided and written before it locked its accounts."""
+
+    decisions: dict[int, Decision]
+    leaves: list[LeafSpec]
+    encoded: "Future[list[tuple[bytes, bytes]]]"
+    pendings: dict[int, _Pending]  # as that decision left them
+    pending_states_read: dict[int, str]  # as the batch read them
+
+
+def _write_ahead(
+    decide: Callable[..., tuple[dict[int, Decision], list[LeafSpec]]],
+    account_ids: set[int],
+    payment_times: list,
+    pendings: dict[int, _Pending],
+    *,
+    decided_at: datetime,
+    decided_at_sql: object,
+) -> _Ahead:
+    """Decide the batch against the balances last committed, without locking them, and
+    write its postings and states before taking the accounts' locks.
+
+    Two workers' batches touch mostly the same accounts, so each waited for the other's
+    to commit before it could decide, and the writes (most of a batch's time) ran one
+    batch at a time. Written ahead, they overlap the other batch's; under the locks the
+    batch is decided again and `_correct_ahead` mends the few transfers that another
+    batch's commit in between decided otherwise.
+    """
+    accounts = _accounts(account_ids, lock=False)
+    usage = _load_usage(accounts, payment_times)
+    guessed = {pending_id: replace(pending) for pending_id, pending in pendings.items()}
+    with rows_inserted(Posting._meta.db_table, _POSTING_COLUMNS) as write_posting:
+        decisions, leaves = decide(
+            pendings=guessed,
+            accounts=accounts,
+            usage=usage,
+            result=BatchResult(),
+            write_posting=write_posting,
+        )
+        # Started before the COPY's end, so the leaves are encoded while PostgreSQL
+        # stores the postings' tail; so are the states' statements.
+        encoded = audit_encode_ahead(leaves, decided_at=decided_at)
+        states = _state_updates(
+            decisions, guessed, decided_at=decided_at_sql, vendor=connection.vendor
+        )
+    for statement in states:
+        run(statement)
+    return _Ahead(
+        decisions,
+        leaves,
+        encoded,
+        guessed,
+        {pending_id: pending.state for pending_id, pending in pendings.items()},
+    )
+
+
+def _correct_ahead(
+    ahead: _Ahead,
+    decisions: dict[int, Decision],
+    pendings: dict[int, _Pending],
+    legs_by_transfer: dict[int, list[tuple[str, int, int, int]]],
+    *,
+    decided_at: object,
+) -> list[Statement | None]:
+    """Make the rows written ahead say what was decided under the locks: the postings of
+    transfers no longer settled go, those of newly settled ones come, here; the states'
+    statements that differ are returned. Nothing when no decision changed."""
+    postings = Posting._meta.db_table
+    settled = {i for i, decision in decisions.items() if decision.state == TransferState.SETTLED}
+    settled_ahead = {
+        i for i, decision in ahead.decisions.items() if decision.state == TransferState.SETTLED
+    }
+    if unsettled := sorted(settled_ahead - settled):
+        condition, params = in_ids("transfer_id", unsettled)
+        run(Statement(f"DELETE FROM {postings} WHERE {condition}", params))
+    insert_rows(
+        postings,
+        _POSTING_COLUMNS,
+        [
+            row
+            for transfer_id in sorted(settled - settled_ahead)
+            for asset, debit, credit, amount in legs_by_transfer[transfer_id]
+            for row in (
+                (transfer_id, debit, asset, -amount),
+                (transfer_id, credit, asset, amount),
+            )
+        ],
+    )
+    transfers = Transfer._meta.db_table
+    statements = _state_updates(
+        {i: d for i, d in decisions.items() if ahead.decisions.get(i) != d},
+        {},
+        decided_at=decided_at,
+        vendor=connection.vendor,
+    )
+    # A pending transfer that only the decision ahead moved on goes back to its state.
+    phases, phases_ahead = (
+        _phase_states(decisions, pendings),
+        _phase_states(ahead.decisions, ahead.pendings),
+    )
+    statements.append(
+        update_from_values_statement(
+            transfers,
+            "id",
+            [("state", "varchar")],
+            [
+                (pending_id, phases.get(pending_id, ahead.pending_states_read[pending_id]))
+                for pending_id in sorted(phases.keys() | phases_ahead.keys())
+                if pending_id not in decisions
+                and phases.get(pending_id) != phases_ahead.get(pending_id)
+            ],
+            vendor=connection.vendor,
+        )
+    )
+    if undecided := sorted(ahead.decisions.keys() - decisions.keys()):
+        condition, params = in_ids("id", undecided)
+        statements.append(
+            Statement(
+                f"UPDATE {transfers} SET state = %s, reject_code = '', decided_at = NULL "
+                f"WHERE {condition}",
+                [TransferState.RECEIVED, *params],
+            )
+        )
+    return statements
+
+
+def _already_written(row: tuple) -> None:
+    """The postings' writer under the locks once `_write_ahead` wrote them."""
 
 
 def _decide_in_order(
@@ -517,8 +685,9 @@ def _check_postings_per_statement() -> None:
             cursor.execute(f"SET LOCAL {POSTINGS_BALANCE_PER_STATEMENT} = on")
 
 
-def _lock_accounts(ids: set[int]) -> dict[int, rules.AccountState]:
-    """Lock the accounts in id order: every batch takes them in the same order, no deadlock.
+def _accounts(ids: set[int], *, lock: bool) -> dict[int, rules.AccountState]:
+    """The accounts as last committed; with `lock`, locked in id order: every batch takes
+    them in the same order, no deadlock.
 
     NO KEY UPDATE, not UPDATE: it still excludes other settlers, but not the KEY SHARE
     locks that foreign-key checks take when a payment's legs are inserted. With FOR UPDATE
@@ -527,11 +696,12 @@ def _lock_accounts(ids: set[int]) -> dict[int, rules.AccountState]:
     """
     condition, params = in_ids("id", sorted(ids))
     # SQLite has no row locks: its single writer already serialises batches.
-    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
+    locking = lock and connection.features.has_select_for_update
     rows = fetch(
         "SELECT id, kind, status, balance, balance_cap, single_limit, daily_limit, annual_limit, "
         "suspended, reserved "
-        f"FROM {Account._meta.db_table} WHERE {condition} ORDER BY id{lock}",
+        f"FROM {Account._meta.db_table} WHERE {condition} ORDER BY id"
+        + (" FOR NO KEY UPDATE" if locking else ""),
         params,
     )
     return {

@@ -1,0 +1,99 @@
+"""A batch decided ahead of its accounts' locks, against the balances last committed, and
+another batch that moves the same accounts commits before it takes them.
+
+Committed for real (transactional_db): the other batch runs on its own connection, as a
+second settlement worker would.
+"""
+
+import threading
+
+import pytest
+from django.db import connections
+
+from settlement import batch, doorbell
+from settlement.audit.verify import audit_verify
+from settlement.batch import settle_batch
+from settlement.models import AuditLeaf, Posting, Transfer
+from tests.helpers import World, balance, settle
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def queue_without_doorbell(monkeypatch):
+    """Transfers stay RECEIVED until a test settles them (the doorbell would settle at once)."""
+    monkeypatch.setattr(doorbell, "ring", lambda: None)
+
+
+def test_what_another_batch_committed_in_between_is_what_the_batch_decides(
+    queue_without_doorbell, monkeypatch
+):
+    world = World.build()
+    alice = world.wallet("Alice", load="1.00")
+    dave = world.wallet("Dave")
+    erin = world.wallet("Erin", load="1.00")
+    bob = world.wallet("Bob")
+    shop = world.wallet("Shop", merchant=True)
+    settle()
+    # This batch's, the two oldest: Alice has 100 fen and Dave none when it decides ahead.
+    alice_to_bob = world.pay_later(alice, bob, 50)
+    dave_to_bob = world.pay_later(dave, bob, 50)
+    # The other batch's, committed before this one locks: Alice is left 20 fen, Dave has 60.
+    world.pay_later(alice, shop, 80)
+    world.pay_later(erin, dave, 60)
+
+    real_accounts, real_correct = batch._accounts, batch._correct_ahead
+    other_results, other_errors, ahead_states = [], [], {}
+
+    def other_batch() -> None:
+        try:
+            other_results.append(settle_batch(2))
+        except BaseException as error:  # handed to the test thread
+            other_errors.append(error)
+        finally:
+            connections.close_all()
+
+    def accounts(ids, *, lock):
+        if lock and threading.current_thread() is threading.main_thread() and not other_results:
+            other = threading.Thread(target=other_batch)
+            other.start()
+            other.join(timeout=60)
+            assert not other.is_alive(), "the other batch waited for this one"
+        return real_accounts(ids, lock=lock)
+
+    def correct_ahead(ahead, *args, **kwargs):
+        if threading.current_thread() is threading.main_thread():
+            ahead_states.update({i: (d.state, d.reject_code) for i, d in ahead.decisions.items()})
+        return real_correct(ahead, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "_accounts", accounts)
+    monkeypatch.setattr(batch, "_correct_ahead", correct_ahead)
+
+    ours = settle_batch(2)
+
+    assert not other_errors, other_errors
+    assert other_results[0].settled == 2
+    # Ahead, against what was committed then, the batch decided the other way round ...
+    assert ahead_states == {
+        alice_to_bob.pk: ("SETTLED", ""),
+        dave_to_bob.pk: ("REJECTED", "INSUFFICIENT_FUNDS"),
+    }
+    # ... and under the locks, what the ledger keeps is what the balances then allowed.
+    assert (ours.settled, ours.rejected) == (1, {"INSUFFICIENT_FUNDS": 1})
+    alice_to_bob.refresh_from_db()
+    dave_to_bob.refresh_from_db()
+    assert (alice_to_bob.state, alice_to_bob.reject_code) == ("REJECTED", "INSUFFICIENT_FUNDS")
+    assert (dave_to_bob.state, dave_to_bob.reject_code) == ("SETTLED", "")
+    assert not Posting.objects.filter(transfer=alice_to_bob).exists()
+    assert sorted(
+        Posting.objects.filter(transfer=dave_to_bob).values_list("amount", flat=True)
+    ) == [
+        -50,
+        50,
+    ]
+    assert not AuditLeaf.objects.filter(transfer=alice_to_bob).exists()
+    assert AuditLeaf.objects.filter(transfer=dave_to_bob).count() == 1
+    assert [balance(w) for w in (alice, dave, erin, bob, shop)] == [20, 10, 40, 50, 80]
+    assert not Transfer.objects.filter(state="RECEIVED").exists()
+    report = audit_verify()
+    assert report.ok, report.mismatch
