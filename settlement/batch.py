@@ -168,12 +168,19 @@ def settle_batch(limit: int) -> BatchResult:
         )
 
     # Waits here for any batch holding these accounts to commit.
-    accounts = _accounts(account_ids, lock=True)
+    account_rows = _account_rows(account_ids, lock=True)
+    accounts = _account_states(account_rows)
     before = {account.id: (account.balance, account.reserved) for account in accounts.values()}
     usage = _load_usage(accounts, payment_times)
     usage_before = dict(usage)
     result = BatchResult(taken=taken, claimed=len(claimed))
-    if ahead is None:
+    if ahead is not None and ahead.account_rows == account_rows and ahead.usage_read == usage:
+        # Nothing the decision reads changed in between (a worker alone, or batches on
+        # other accounts): the decision ahead stands, and what it wrote.
+        accounts, usage, decisions, leaves = ahead.accounts, ahead.usage, *ahead.decided
+        encoded_leaves, states = ahead.encoded, []
+        result.add(ahead.result)
+    elif ahead is None:
         # The postings stream to the database as transfers are decided.
         with rows_inserted(Posting._meta.db_table, _POSTING_COLUMNS) as write_posting:
             decisions, leaves = decide(
@@ -195,7 +202,7 @@ def settle_batch(limit: int) -> BatchResult:
         )
         encoded_leaves = (
             ahead.encoded
-            if leaves == ahead.leaves
+            if leaves == ahead.decided[1]
             else audit_encode_ahead(leaves, decided_at=decided_at)
         )
         states = _correct_ahead(
@@ -271,11 +278,19 @@ def _phase_states(decisions: dict[int, Decision], pendings: dict[int, _Pending])
 class _Ahead:
     """A batch as decided and written before it locked its accounts."""
 
-    decisions: dict[int, Decision]
-    leaves: list[LeafSpec]
+    account_rows: list[tuple]  # the accounts and limit usage as read, unlocked
+    usage_read: dict
+    accounts: dict[int, rules.AccountState]  # as the decision left them
+    usage: dict
+    pendings: dict[int, _Pending]
+    pending_states_read: dict[int, str]  # the pending transfers' states as the batch read them
+    decided: tuple[dict[int, Decision], list[LeafSpec]]
+    result: BatchResult
     encoded: "Future[list[tuple[bytes, bytes]]]"
-    pendings: dict[int, _Pending]  # as that decision left them
-    pending_states_read: dict[int, str]  # as the batch read them
+
+    @property
+    def decisions(self) -> dict[int, Decision]:
+        return self.decided[0]
 
 
 def _write_ahead(
@@ -296,15 +311,18 @@ def _write_ahead(
     batch is decided again and `_correct_ahead` mends the few transfers that another
     batch's commit in between decided otherwise.
     """
-    accounts = _accounts(account_ids, lock=False)
+    account_rows = _account_rows(account_ids, lock=False)
+    accounts = _account_states(account_rows)
     usage = _load_usage(accounts, payment_times)
+    usage_read = dict(usage)
     guessed = {pending_id: replace(pending) for pending_id, pending in pendings.items()}
+    result = BatchResult()
     with rows_inserted(Posting._meta.db_table, _POSTING_COLUMNS) as write_posting:
         decisions, leaves = decide(
             pendings=guessed,
             accounts=accounts,
             usage=usage,
-            result=BatchResult(),
+            result=result,
             write_posting=write_posting,
         )
         # Started before the COPY's end, so the leaves are encoded while PostgreSQL
@@ -316,11 +334,15 @@ def _write_ahead(
     for statement in states:
         run(statement)
     return _Ahead(
-        decisions,
-        leaves,
-        encoded,
-        guessed,
-        {pending_id: pending.state for pending_id, pending in pendings.items()},
+        account_rows=account_rows,
+        usage_read=usage_read,
+        accounts=accounts,
+        usage=usage,
+        pendings=guessed,
+        pending_states_read={pending_id: pending.state for pending_id, pending in pendings.items()},
+        decided=(decisions, leaves),
+        result=result,
+        encoded=encoded,
     )
 
 
@@ -685,9 +707,9 @@ def _check_postings_per_statement() -> None:
             cursor.execute(f"SET LOCAL {POSTINGS_BALANCE_PER_STATEMENT} = on")
 
 
-def _accounts(ids: set[int], *, lock: bool) -> dict[int, rules.AccountState]:
-    """The accounts as last committed; with `lock`, locked in id order: every batch takes
-    them in the same order, no deadlock.
+def _account_rows(ids: set[int], *, lock: bool) -> list[tuple]:
+    """The accounts as last committed, the columns a decision reads; with `lock`, locked
+    in id order: every batch takes them in the same order, no deadlock.
 
     NO KEY UPDATE, not UPDATE: it still excludes other settlers, but not the KEY SHARE
     locks that foreign-key checks take when a payment's legs are inserted. With FOR UPDATE
@@ -697,13 +719,16 @@ def _accounts(ids: set[int], *, lock: bool) -> dict[int, rules.AccountState]:
     condition, params = in_ids("id", sorted(ids))
     # SQLite has no row locks: its single writer already serialises batches.
     locking = lock and connection.features.has_select_for_update
-    rows = fetch(
+    return fetch(
         "SELECT id, kind, status, balance, balance_cap, single_limit, daily_limit, annual_limit, "
         "suspended, reserved "
         f"FROM {Account._meta.db_table} WHERE {condition} ORDER BY id"
         + (" FOR NO KEY UPDATE" if locking else ""),
         params,
     )
+
+
+def _account_states(rows: list[tuple]) -> dict[int, rules.AccountState]:
     return {
         row[0]: rules.AccountState(
             id=row[0],

@@ -42,7 +42,7 @@ def test_what_another_batch_committed_in_between_is_what_the_batch_decides(
     world.pay_later(alice, shop, 80)
     world.pay_later(erin, dave, 60)
 
-    real_accounts, real_correct = batch._accounts, batch._correct_ahead
+    real_rows, real_correct = batch._account_rows, batch._correct_ahead
     other_results, other_errors, ahead_states = [], [], {}
 
     def other_batch() -> None:
@@ -53,20 +53,20 @@ def test_what_another_batch_committed_in_between_is_what_the_batch_decides(
         finally:
             connections.close_all()
 
-    def accounts(ids, *, lock):
+    def account_rows(ids, *, lock):
         if lock and threading.current_thread() is threading.main_thread() and not other_results:
             other = threading.Thread(target=other_batch)
             other.start()
             other.join(timeout=60)
             assert not other.is_alive(), "the other batch waited for this one"
-        return real_accounts(ids, lock=lock)
+        return real_rows(ids, lock=lock)
 
     def correct_ahead(ahead, *args, **kwargs):
         if threading.current_thread() is threading.main_thread():
             ahead_states.update({i: (d.state, d.reject_code) for i, d in ahead.decisions.items()})
         return real_correct(ahead, *args, **kwargs)
 
-    monkeypatch.setattr(batch, "_accounts", accounts)
+    monkeypatch.setattr(batch, "_account_rows", account_rows)
     monkeypatch.setattr(batch, "_correct_ahead", correct_ahead)
 
     ours = settle_batch(2)
@@ -95,5 +95,39 @@ def test_what_another_batch_committed_in_between_is_what_the_batch_decides(
     assert AuditLeaf.objects.filter(transfer=dave_to_bob).count() == 1
     assert [balance(w) for w in (alice, dave, erin, bob, shop)] == [20, 10, 40, 50, 80]
     assert not Transfer.objects.filter(state="RECEIVED").exists()
+    report = audit_verify()
+    assert report.ok, report.mismatch
+
+
+def test_a_batch_whose_accounts_nobody_moved_meanwhile_is_decided_once(
+    queue_without_doorbell, monkeypatch
+):
+    world = World.build()
+    alice = world.wallet("Alice", load="1.00")
+    bob = world.wallet("Bob")
+    settle()
+    paid = world.pay_later(alice, bob, 60)
+    refused = world.pay_later(alice, bob, 60)
+    decide, corrections = batch._decide_in_order, []
+    decisions = []
+
+    def decide_counted(*args, **kwargs):
+        decisions.append(1)
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "_decide_in_order", decide_counted)
+    monkeypatch.setattr(batch, "_correct_ahead", lambda *args, **kwargs: corrections.append(1))
+
+    result = settle_batch(10)
+
+    assert (len(decisions), corrections) == (1, [])
+    assert (result.taken, result.claimed, result.settled) == (2, 2, 1)
+    assert result.rejected == {"INSUFFICIENT_FUNDS": 1}
+    assert [Transfer.objects.get(pk=t.pk).state for t in (paid, refused)] == [
+        "SETTLED",
+        "REJECTED",
+    ]
+    assert [balance(alice), balance(bob)] == [40, 60]
+    assert Posting.objects.filter(transfer=paid).count() == 2
     report = audit_verify()
     assert report.ok, report.mismatch
