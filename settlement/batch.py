@@ -32,7 +32,12 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from settlement import rules
-from settlement.audit.log import LeafSpec, audit_append, audit_encode_ahead
+from settlement.audit.log import (
+    LeafSpec,
+    audit_append,
+    audit_encode_ahead,
+    audit_encode_reusing,
+)
 from settlement.models import (
     NEGATIVE_ALLOWED,
     PAYMENT_KINDS,
@@ -200,10 +205,8 @@ def settle_batch(limit: int) -> BatchResult:
             result=result,
             write_posting=_already_written,
         )
-        encoded_leaves = (
-            ahead.encoded
-            if leaves == ahead.decided[1]
-            else audit_encode_ahead(leaves, decided_at=decided_at)
+        encoded_leaves = audit_encode_reusing(
+            leaves, decided_at=decided_at, earlier=ahead.decided[1], encoded=ahead.encoded
         )
         states = _correct_ahead(
             ahead, decisions, pendings, legs_by_transfer, decided_at=decided_at_sql

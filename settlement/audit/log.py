@@ -54,6 +54,42 @@ def audit_encode_ahead(
         encoder.shutdown(wait=False)  # the thread ends when its one task does
 
 
+def audit_encode_reusing(
+    settled: Sequence[LeafSpec],
+    *,
+    decided_at: datetime,
+    earlier: Sequence[LeafSpec],
+    encoded: "Future[list[tuple[bytes, bytes]]]",
+) -> "Future[list[tuple[bytes, bytes]]]":
+    """`audit_encode_ahead` of `settled` when `earlier` (decided at the same time) was
+    encoded already as `encoded`: a leaf equal to one of those keeps its encoding, which
+    does not depend on its place in the log; only the others are encoded now."""
+    if list(settled) == list(earlier):
+        return encoded
+    made = {
+        spec.transfer_id: (spec, entry)
+        for spec, entry in zip(earlier, encoded.result(), strict=True)
+    }
+    fresh = [spec for spec in settled if made.get(spec.transfer_id, (None,))[0] != spec]
+    fresh_entries = dict(
+        zip(
+            (spec.transfer_id for spec in fresh),
+            leaf.transfer_leaves_hashed(fresh, decided_at=decided_at),
+            strict=True,
+        )
+    )
+    done: Future[list[tuple[bytes, bytes]]] = Future()
+    done.set_result(
+        [
+            fresh_entries[spec.transfer_id]
+            if spec.transfer_id in fresh_entries
+            else made[spec.transfer_id][1]
+            for spec in settled
+        ]
+    )
+    return done
+
+
 def audit_append(
     settled: Sequence[LeafSpec],
     *,

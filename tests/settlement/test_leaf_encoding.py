@@ -153,3 +153,32 @@ def test_what_the_fast_path_cannot_encode_goes_to_rfc8785():
     except Exception as error:
         got = type(error)
     assert got == expected
+
+
+def test_leaves_decided_again_keep_the_encodings_of_those_that_did_not_change(monkeypatch):
+    from settlement.audit import leaf, log
+
+    at = datetime(2026, 12, 4, 23, 0, tzinfo=UTC)
+    ahead = [log.LeafSpec(i, "P2P", at, [("CNY", 10 + i, 20 + i, 100 * i)]) for i in range(1, 601)]
+    # Decided again: one leaf gone, one a reservation now, one new, the rest as they were.
+    again = [spec for spec in ahead if spec.transfer_id != 7]
+    again[100] = again[100]._replace(state="PENDING", timeout_at=at)
+    again.append(log.LeafSpec(999, "P2P", at, [("CNY", 1, 2, 5)]))
+    encoded_ahead = log.audit_encode_ahead(ahead, decided_at=at)
+    encoded_ahead.result()
+    hashed, counted = leaf.transfer_leaves_hashed, []
+
+    def counting(transfers, *, decided_at):
+        counted.append(len(transfers))
+        return hashed(transfers, decided_at=decided_at)
+
+    monkeypatch.setattr(leaf, "transfer_leaves_hashed", counting)
+
+    reused = log.audit_encode_reusing(again, decided_at=at, earlier=ahead, encoded=encoded_ahead)
+
+    assert counted == [2]
+    monkeypatch.setattr(leaf, "transfer_leaves_hashed", hashed)
+    assert reused.result() == log.audit_encode_ahead(again, decided_at=at).result()
+    assert log.audit_encode_reusing(ahead, decided_at=at, earlier=ahead, encoded=encoded_ahead) is (
+        encoded_ahead
+    )
