@@ -179,14 +179,7 @@ def settle_batch(limit: int) -> BatchResult:
     usage = _load_usage(accounts, payment_times)
     usage_before = dict(usage)
     result = BatchResult(taken=taken, claimed=len(claimed))
-    if ahead is not None and ahead.account_rows == account_rows and ahead.usage_read == usage:
-        # Nothing the decision reads changed in between (a worker alone, or batches on
-        # other accounts): the decision ahead stands, and what it wrote.
-        accounts, usage, decisions, leaves = ahead.accounts, ahead.usage, *ahead.decided
-        encoded_leaves, states = ahead.encoded, []
-        result.add(ahead.result)
-    elif ahead is None:
-        # The postings stream to the database as transfers are decided.
+    if ahead is None:  # SQLite: decided once, here, the postings written as it goes
         with rows_inserted(Posting._meta.db_table, _POSTING_COLUMNS) as write_posting:
             decisions, leaves = decide(
                 pendings=pendings,
@@ -197,7 +190,13 @@ def settle_batch(limit: int) -> BatchResult:
             )
             encoded_leaves = audit_encode_ahead(leaves, decided_at=decided_at)
         states = _state_updates(decisions, pendings, decided_at=decided_at_sql, vendor=vendor)
-    else:
+    elif ahead.account_rows == account_rows and ahead.usage_read == usage:
+        # Nothing the decision reads changed in between (a worker alone, or batches on
+        # other accounts): the decision ahead stands, and what it wrote.
+        accounts, usage, decisions, leaves = ahead.accounts, ahead.usage, *ahead.decided
+        encoded_leaves, states = ahead.encoded, []
+        result.add(ahead.result)
+    else:  # another batch's commit moved some of them: decide again, mend what differs
         decisions, leaves = decide(
             pendings=pendings,
             accounts=accounts,
