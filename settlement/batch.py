@@ -280,8 +280,8 @@ def _phase_states(decisions: dict[int, Decision], pendings: dict[int, _Pending])
 class _Ahead:
     """A batch as decided and written before it locked its accounts."""
 
-    account_rows: list[tuple]  # the accounts and limit usage as read, unlocked
-    usage_read: dict
+    account_rows: list[tuple]  # the accounts' rows as read, unlocked
+    usage_read: dict  # limit usage as read
     accounts: dict[int, rules.AccountState]  # as the decision left them
     usage: dict
     pendings: dict[int, _Pending]
