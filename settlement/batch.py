@@ -179,17 +179,17 @@ def settle_batch(limit: int) -> BatchResult:
     usage = _load_usage(accounts, payment_times)
     usage_before = dict(usage)
     result = BatchResult(taken=taken, claimed=len(claimed))
-    if ahead is None:  # SQLite: decided once, here, the postings written as it goes
-        with rows_inserted(Posting._meta.db_table, _POSTING_COLUMNS) as write_posting:
-            decisions, leaves = decide(
-                pendings=pendings,
-                accounts=accounts,
-                usage=usage,
-                result=result,
-                write_posting=write_posting,
-            )
-            encoded_leaves = audit_encode_ahead(leaves, decided_at=decided_at)
-        states = _state_updates(decisions, pendings, decided_at=decided_at_sql, vendor=vendor)
+    if ahead is None:  # SQLite: decided once, here
+        decisions, leaves, encoded_leaves = _decided_and_written(
+            decide,
+            pendings=pendings,
+            accounts=accounts,
+            usage=usage,
+            result=result,
+            decided_at=decided_at,
+            decided_at_sql=decided_at_sql,
+        )
+        states = []
     elif ahead.account_rows == account_rows and ahead.usage_read == usage:
         # Nothing the decision reads changed in between (a worker alone, or batches on
         # other accounts): the decision ahead stands, and what it wrote.
@@ -319,22 +319,15 @@ def _write_ahead(
     usage_read = dict(usage)
     guessed = {pending_id: replace(pending) for pending_id, pending in pendings.items()}
     result = BatchResult()
-    with rows_inserted(Posting._meta.db_table, _POSTING_COLUMNS) as write_posting:
-        decisions, leaves = decide(
-            pendings=guessed,
-            accounts=accounts,
-            usage=usage,
-            result=result,
-            write_posting=write_posting,
-        )
-        # Started before the COPY's end, so the leaves are encoded while PostgreSQL
-        # stores the postings' tail; so are the states' statements.
-        encoded = audit_encode_ahead(leaves, decided_at=decided_at)
-        states = _state_updates(
-            decisions, guessed, decided_at=decided_at_sql, vendor=connection.vendor
-        )
-    for statement in states:
-        run(statement)
+    decisions, leaves, encoded = _decided_and_written(
+        decide,
+        pendings=guessed,
+        accounts=accounts,
+        usage=usage,
+        result=result,
+        decided_at=decided_at,
+        decided_at_sql=decided_at_sql,
+    )
     return _Ahead(
         account_rows=account_rows,
         usage_read=usage_read,
@@ -346,6 +339,37 @@ def _write_ahead(
         result=result,
         encoded=encoded,
     )
+
+
+def _decided_and_written(
+    decide: Callable[..., tuple[dict[int, Decision], list[LeafSpec]]],
+    *,
+    pendings: dict[int, _Pending],
+    accounts: dict[int, rules.AccountState],
+    usage: dict,
+    result: BatchResult,
+    decided_at: datetime,
+    decided_at_sql: object,
+) -> tuple[dict[int, Decision], list[LeafSpec], "Future[list[tuple[bytes, bytes]]]"]:
+    """Decide with `decide`, streaming the settled transfers' postings to the database as
+    it goes, then write the states. The decisions, the leaves, and their encoding, started
+    before the COPY's end so that it runs while PostgreSQL stores the postings' tail; the
+    states' statements are built then too."""
+    with rows_inserted(Posting._meta.db_table, _POSTING_COLUMNS) as write_posting:
+        decisions, leaves = decide(
+            pendings=pendings,
+            accounts=accounts,
+            usage=usage,
+            result=result,
+            write_posting=write_posting,
+        )
+        encoded = audit_encode_ahead(leaves, decided_at=decided_at)
+        states = _state_updates(
+            decisions, pendings, decided_at=decided_at_sql, vendor=connection.vendor
+        )
+    for statement in states:
+        run(statement)
+    return decisions, leaves, encoded
 
 
 def _correct_ahead(
