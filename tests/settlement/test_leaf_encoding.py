@@ -7,6 +7,7 @@ import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from settlement.audit import leaf, log
 from settlement.audit.leaf import (
     leaf_bytes,
     leaf_bytes_reference,
@@ -156,8 +157,6 @@ def test_what_the_fast_path_cannot_encode_goes_to_rfc8785():
 
 
 def test_leaves_decided_again_keep_the_encodings_of_those_that_did_not_change(monkeypatch):
-    from settlement.audit import leaf, log
-
     at = datetime(2026, 12, 4, 23, 0, tzinfo=UTC)
     ahead = [log.LeafSpec(i, "P2P", at, [("CNY", 10 + i, 20 + i, 100 * i)]) for i in range(1, 601)]
     # Decided again: one leaf gone, one a reservation now, one new, the rest as they were.
