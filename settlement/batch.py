@@ -193,7 +193,12 @@ def settle_batch(limit: int) -> BatchResult:
     elif ahead.account_rows == account_rows and ahead.usage_read == usage:
         # Nothing the decision reads changed in between (a worker alone, or batches on
         # other accounts): the decision ahead stands, and what it wrote.
-        accounts, usage, decisions, leaves = ahead.accounts, ahead.usage, *ahead.decided
+        accounts, usage, decisions, leaves = (
+            ahead.accounts,
+            ahead.usage,
+            ahead.decisions,
+            ahead.leaves,
+        )
         encoded_leaves, states = ahead.encoded, []
         result.add(ahead.result)
     else:  # another batch's commit moved some of them: decide again, mend what differs
@@ -202,10 +207,10 @@ def settle_batch(limit: int) -> BatchResult:
             accounts=accounts,
             usage=usage,
             result=result,
-            write_posting=_already_written,
+            write_posting=None,  # written ahead
         )
         encoded_leaves = audit_encode_reusing(
-            leaves, decided_at=decided_at, earlier=ahead.decided[1], encoded=ahead.encoded
+            leaves, decided_at=decided_at, earlier=ahead.leaves, encoded=ahead.encoded
         )
         states = _correct_ahead(
             ahead, decisions, pendings, legs_by_transfer, decided_at=decided_at_sql
@@ -286,13 +291,10 @@ class _Ahead:
     usage: dict
     pendings: dict[int, _Pending]
     pending_states_read: dict[int, str]  # the pending transfers' states as the batch read them
-    decided: tuple[dict[int, Decision], list[LeafSpec]]
+    decisions: dict[int, Decision]
+    leaves: list[LeafSpec]
     result: BatchResult
     encoded: "Future[list[tuple[bytes, bytes]]]"
-
-    @property
-    def decisions(self) -> dict[int, Decision]:
-        return self.decided[0]
 
 
 def _write_ahead(
@@ -335,7 +337,8 @@ def _write_ahead(
         usage=usage,
         pendings=guessed,
         pending_states_read={pending_id: pending.state for pending_id, pending in pendings.items()},
-        decided=(decisions, leaves),
+        decisions=decisions,
+        leaves=leaves,
         result=result,
         encoded=encoded,
     )
@@ -442,10 +445,6 @@ def _correct_ahead(
     return statements
 
 
-def _already_written(row: tuple) -> None:
-    """The postings' writer under the locks once `_write_ahead` wrote them."""
-
-
 def _decide_in_order(
     claimed: list[tuple],
     *,
@@ -456,11 +455,12 @@ def _decide_in_order(
     usage: dict[rules.UsageKey, int],
     decided_at: datetime,
     result: BatchResult,
-    write_posting: Callable[[tuple], None],
+    write_posting: Callable[[tuple], None] | None,
 ) -> tuple[dict[int, "Decision"], list[LeafSpec]]:
     """Decide the claimed transfers in arrival order against `accounts` and `usage` (both
     changed in place), counting into `result` and writing each settled transfer's postings
-    with `write_posting`. The decisions, and the leaves of what moved or reserved money."""
+    with `write_posting` (None: they are written already). The decisions, and the leaves
+    of what moved or reserved money."""
     decisions: dict[int, Decision] = {}
     leaves: list[LeafSpec] = []
     chain_codes: dict[int, str | None] = {}
@@ -500,7 +500,7 @@ def _decide_in_order(
             leaves.append(
                 LeafSpec(transfer_id, kind, created_at, legs, state, timeout_at, pending_id, link)
             )
-            if state == TransferState.SETTLED:
+            if state == TransferState.SETTLED and write_posting is not None:
                 for asset, debit, credit, amount in legs:
                     write_posting((transfer_id, debit, asset, -amount))
                     write_posting((transfer_id, credit, asset, amount))
