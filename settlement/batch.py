@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from django.db import connection, transaction
 from django.db.models import TextField
@@ -53,6 +53,7 @@ from settlement.models import (
     TransferLeg,
     TransferState,
 )
+from settlement.selectors import limit_usage
 from settlement.signals import transfers_decided
 from settlement.sql import (
     Statement,
@@ -64,8 +65,19 @@ from settlement.sql import (
     run,
     update_from_values_statement,
 )
+from settlement.usage import CurrentPeriods, usage_to_rows
 
 _POSTING_COLUMNS = ["transfer_id", "account_id", "asset", "amount"]
+
+# What a batch writes to an account's row: its balances and its current limit periods.
+_ACCOUNT_WRITTEN = [
+    ("balance", "bigint"),
+    ("reserved", "bigint"),
+    ("day_start", "date"),
+    ("day_spent", "bigint"),
+    ("year_start", "date"),
+    ("year_spent", "bigint"),
+]
 
 # The transaction-local setting that migration 0005's triggers read.
 POSTINGS_BALANCE_PER_STATEMENT = "settlement.postings_balance_per_statement"
@@ -175,8 +187,8 @@ def settle_batch(limit: int) -> BatchResult:
     # Waits here for any batch holding these accounts to commit.
     account_rows = _account_rows(account_ids, lock=True)
     accounts = _account_states(account_rows)
-    before = {account.id: (account.balance, account.reserved) for account in accounts.values()}
-    usage = _load_usage(accounts, payment_times)
+    current = _current_periods(account_rows)
+    usage = _load_usage(current, payment_times)
     usage_before = dict(usage)
     result = BatchResult(taken=taken, claimed=len(claimed))
     if ahead is None:  # SQLite: decided once, here
@@ -215,19 +227,18 @@ def settle_batch(limit: int) -> BatchResult:
         states = _correct_ahead(
             ahead, decisions, pendings, legs_by_transfer, decided_at=decided_at_sql
         )
-    balances = update_from_values_statement(
-        Account._meta.db_table,
-        "id",
-        [("balance", "bigint"), ("reserved", "bigint")],
-        [
-            (a.id, a.balance, a.reserved)
-            for a in accounts.values()
-            if (a.balance, a.reserved) != before[a.id]
-        ],
-        vendor=vendor,
+    moved_on = _usage_written(
+        current, {key: spent for key, spent in usage.items() if usage_before.get(key) != spent}
     )
-    run(balances)
-    _save_usage({key: spent for key, spent in usage.items() if usage_before.get(key) != spent})
+    run(
+        update_from_values_statement(
+            Account._meta.db_table,
+            "id",
+            _ACCOUNT_WRITTEN,
+            _accounts_written(account_rows, accounts, moved_on),
+            vendor=vendor,
+        )
+    )
     for statement in states:
         run(statement)
     _count_decisions(decisions.values(), decided_at)
@@ -317,7 +328,7 @@ def _write_ahead(
     """
     account_rows = _account_rows(account_ids, lock=False)
     accounts = _account_states(account_rows)
-    usage = _load_usage(accounts, payment_times)
+    usage = _load_usage(_current_periods(account_rows), payment_times)
     usage_read = dict(usage)
     guessed = {pending_id: replace(pending) for pending_id, pending in pendings.items()}
     result = BatchResult()
@@ -747,7 +758,7 @@ def _account_rows(ids: set[int], *, lock: bool) -> list[tuple]:
     locking = lock and connection.features.has_select_for_update
     return fetch(
         "SELECT id, kind, status, balance, balance_cap, single_limit, daily_limit, annual_limit, "
-        "suspended, reserved "
+        "suspended, reserved, day_start, day_spent, year_start, year_spent "
         f"FROM {Account._meta.db_table} WHERE {condition} ORDER BY id"
         + (" FOR NO KEY UPDATE" if locking else ""),
         params,
@@ -772,25 +783,75 @@ def _account_states(rows: list[tuple]) -> dict[int, rules.AccountState]:
     }
 
 
-def _load_usage(accounts: dict[int, rules.AccountState], payment_times: list) -> dict:
-    limited = [a.id for a in accounts.values() if a.has_period_limits]
-    if not limited or not payment_times:
+def _current_periods(rows: list[tuple]) -> dict[int, CurrentPeriods]:
+    """The limit periods on the rows of the accounts with a daily or annual limit."""
+    return {
+        row[0]: CurrentPeriods(_day(row[10]), row[11], _day(row[12]), row[13])
+        for row in rows
+        if row[6] is not None or row[7] is not None
+    }
+
+
+def _day(value) -> date | None:
+    """A date column read with raw SQL (SQLite gives text)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _load_usage(current: dict[int, CurrentPeriods], payment_times: list) -> dict:
+    if not current or not payment_times:
         return {}
-    starts = {start for at in payment_times for start in rules.limit_periods(at)}
-    if connection.vendor == "postgresql":  # two array parameters, no model instances
-        rows = fetch(
-            f"SELECT account_id, period, start, spent FROM {LimitUsage._meta.db_table} "
-            "WHERE account_id = ANY(%s::bigint[]) AND start = ANY(%s::date[])",
-            [array_literal(limited), array_literal(sorted(starts))],
-        )
-    else:
-        rows = LimitUsage.objects.filter(account_id__in=limited, start__in=starts).values_list(
-            "account_id", "period", "start", "spent"
-        )
-    return {(account_id, period, start): spent for account_id, period, start, spent in rows}
+    return limit_usage(current, {rules.limit_periods(at) for at in payment_times})
 
 
-def _save_usage(changed: dict) -> None:
+def _usage_written(current: dict[int, CurrentPeriods], changed: dict) -> dict[int, CurrentPeriods]:
+    """Write the `changed` usage of earlier periods to LimitUsage; the accounts whose rows
+    take the rest, with their periods as they are to be written."""
+    moved_on, earlier = usage_to_rows(current, changed)
+    _save_earlier_usage(earlier)
+    return moved_on
+
+
+def _accounts_written(
+    rows: list[tuple],
+    accounts: dict[int, rules.AccountState],
+    moved_on: dict[int, CurrentPeriods],
+) -> list[tuple]:
+    """The `_ACCOUNT_WRITTEN` values of the accounts whose balances or limit periods the
+    batch changed; `rows` as read under the locks."""
+    written = []
+    for row in rows:
+        account = accounts[row[0]]
+        periods = moved_on.get(row[0])
+        if periods is not None:
+            day_start, day_spent, year_start, year_spent = (
+                periods.day_start,
+                periods.day_spent,
+                periods.year_start,
+                periods.year_spent,
+            )
+        elif (account.balance, account.reserved) != (row[3], row[9]):
+            day_start, day_spent, year_start, year_spent = row[10:14]
+        else:
+            continue
+        written.append(
+            (
+                account.id,
+                account.balance,
+                account.reserved,
+                _iso(day_start),
+                day_spent,
+                _iso(year_start),
+                year_spent,
+            )
+        )
+    return written
+
+
+def _iso(day) -> str | None:
+    return None if day is None else str(day)
+
+
+def _save_earlier_usage(changed: dict) -> None:
     if not changed:
         return
     if connection.vendor == "postgresql":

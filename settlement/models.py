@@ -72,6 +72,13 @@ class Account(models.Model):
     single_limit = models.BigIntegerField(null=True, blank=True)
     daily_limit = models.BigIntegerField(null=True, blank=True)
     annual_limit = models.BigIntegerField(null=True, blank=True)
+    # Paid out in the current limit day and year (Asia/Shanghai), kept on the row that
+    # settlement rewrites for the balance anyway; earlier periods are in LimitUsage
+    # (settlement/usage.py). None: the account has not paid in such a period yet.
+    day_start = models.DateField(null=True, blank=True)
+    day_spent = models.BigIntegerField(default=0)
+    year_start = models.DateField(null=True, blank=True)
+    year_spent = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -100,6 +107,10 @@ class Account(models.Model):
                     & (Q(annual_limit__isnull=True) | Q(annual_limit__gte=0))
                 ),
                 name="account_limits_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(day_spent__gte=0) & Q(year_spent__gte=0),
+                name="account_usage_not_negative",
             ),
         ]
 
@@ -367,7 +378,8 @@ class LimitPeriod(models.TextChoices):
 
 
 class LimitUsage(models.Model):
-    """Payments out of an account in one calendar period (Asia/Shanghai), for its limits."""
+    """Payments out of an account in one calendar period (Asia/Shanghai) before the one
+    its row holds (`Account.day_start`, `year_start`): settlement/usage.py."""
 
     # No index of its own: usage_unique leads with the account.
     account = models.ForeignKey(

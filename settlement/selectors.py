@@ -1,11 +1,14 @@
 """Reads of the ledger."""
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from settlement.models import Account, AccountKind, Asset, BatchCommit, Transfer
+from settlement.models import Account, AccountKind, Asset, BatchCommit, LimitUsage, Transfer
+from settlement.usage import CurrentPeriods, UsageKey, usage_on_rows
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,23 @@ def with_visible_at(transfers: QuerySet[Transfer]) -> QuerySet[Transfer]:
     return transfers.annotate(
         visible_at=Coalesce(Subquery(committed.values("committed_at")[:1]), "decided_at")
     )
+
+
+def limit_usage(
+    current: Mapping[int, CurrentPeriods], periods: Iterable[tuple[date, date]]
+) -> dict[UsageKey, int]:
+    """What the accounts of `current` paid out in the (day, year) `periods`, by usage key:
+    from their rows, and an earlier period from LimitUsage (settlement/usage.py). A key
+    left out is nothing spent."""
+    periods = set(periods)
+    usage, earlier = usage_on_rows(
+        current, days={day for day, _ in periods}, years={year for _, year in periods}
+    )
+    if earlier:
+        wanted = set(earlier)
+        for account_id, period, start, spent in LimitUsage.objects.filter(
+            account_id__in={key[0] for key in earlier}, start__in={key[2] for key in earlier}
+        ).values_list("account_id", "period", "start", "spent"):
+            if (account_id, period, start) in wanted:
+                usage[(account_id, period, start)] = spent
+    return usage

@@ -29,15 +29,14 @@ from ewallet.errors import ErrorCode
 from settlement.models import (
     Account,
     AccountKind,
-    LimitPeriod,
-    LimitUsage,
     Transfer,
     TransferKind,
     TransferLeg,
     TransferState,
 )
 from settlement.rules import limit_periods
-from settlement.selectors import MoneyTotals, money_totals
+from settlement.selectors import MoneyTotals, limit_usage, money_totals
+from settlement.usage import DAY, YEAR, CurrentPeriods
 from wallets.actors import Actor
 from wallets.authority import (
     double_spend_alert_scope,
@@ -413,15 +412,14 @@ class LimitUse:
 def wallet_limit_usage(wallet: Wallet, *, at: datetime | None = None) -> dict[str, LimitUse]:
     """How much of today's and this year's payment limits the wallet has used."""
     day, year = limit_periods(at or timezone.now())
-    spent = dict(
-        LimitUsage.objects.filter(account_id=wallet.account_id)
-        .filter(Q(period=LimitPeriod.DAY, start=day) | Q(period=LimitPeriod.YEAR, start=year))
-        .values_list("period", "spent")
+    account = Account.objects.get(pk=wallet.account_id)
+    current = CurrentPeriods(
+        account.day_start, account.day_spent, account.year_start, account.year_spent
     )
-    account = wallet.account
+    spent = limit_usage({account.pk: current}, [(day, year)])
     return {
-        "daily": LimitUse(account.daily_limit, spent.get(LimitPeriod.DAY, 0)),
-        "annual": LimitUse(account.annual_limit, spent.get(LimitPeriod.YEAR, 0)),
+        "daily": LimitUse(account.daily_limit, spent.get((account.pk, DAY, day), 0)),
+        "annual": LimitUse(account.annual_limit, spent.get((account.pk, YEAR, year), 0)),
     }
 
 

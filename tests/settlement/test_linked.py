@@ -12,9 +12,10 @@ from settlement import services
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.audit.verify import audit_verify
 from settlement.batch import settle_batch
-from settlement.models import AuditLeaf, LimitUsage, Transfer, TransferKind
+from settlement.models import AuditLeaf, Transfer, TransferKind
 from settlement.services import LegSpec, TransferSpec
 from tests.helpers import assert_every_fen_kept, balance, key, settle
+from wallets import selectors
 
 
 @pytest.fixture(autouse=True)
@@ -49,11 +50,7 @@ def decided(outcomes) -> list[tuple[str, str]]:
 
 
 def spent_today(wallet) -> int:
-    return sum(
-        LimitUsage.objects.filter(account_id=wallet.account_id, period="DAY").values_list(
-            "spent", flat=True
-        )
-    )
+    return selectors.wallet_limit_usage(wallet)["daily"].used
 
 
 @pytest.fixture

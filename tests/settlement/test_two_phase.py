@@ -15,9 +15,10 @@ from ewallet.money import yuan
 from settlement import services
 from settlement.audit.checkpoint import checkpoint_seal
 from settlement.audit.verify import audit_verify
-from settlement.models import Account, AuditLeaf, LimitUsage, Transfer, TransferKind
+from settlement.models import Account, AuditLeaf, Transfer, TransferKind
 from settlement.services import LegSpec
 from tests.helpers import assert_every_fen_kept, key, settle
+from wallets import selectors
 
 HOUR = timedelta(hours=1)
 
@@ -94,11 +95,7 @@ def state(transfer: Transfer) -> tuple[str, str]:
 
 
 def spent_today(wallet) -> int:
-    return sum(
-        LimitUsage.objects.filter(account_id=wallet.account_id, period="DAY").values_list(
-            "spent", flat=True
-        )
-    )
+    return selectors.wallet_limit_usage(wallet)["daily"].used
 
 
 def test_a_reservation_holds_funds_that_nothing_else_may_spend(alice, bob):

@@ -1,13 +1,14 @@
 """Settling updates balances and limit usage in place on PostgreSQL (migration 0018):
-each account's and each day's spending row gets its next version on its own page, with
-no new index entries. Batches commit for real here, as a worker's do, so that the row
-versions they leave behind can be reclaimed."""
+each account's row, which holds its current day's and year's spending too (migration
+0021), gets its next version on its own page, with no new index entries. Batches commit
+for real here, as a worker's do, so that the row versions they leave behind can be
+reclaimed."""
 
 import pytest
 from django.db import connection
 
 from settlement.bench import queue_received
-from settlement.models import Account, TransferKind
+from settlement.models import Account, LimitUsage, TransferKind
 from settlement.services import transfers_settle
 from tests.helpers import World
 
@@ -36,22 +37,23 @@ def test_batches_update_balances_and_limit_usage_in_place():
     accounts = [world.wallet(f"W{i}", klass=2, load=1_000).account for i in range(120)]
     ids = [account.pk for account in accounts]
     payments = [[("ECNY", accounts[i], accounts[(i + 1) % 120], 100 + i)] for i in range(120)]
-    queue_received("in-place-0", TransferKind.P2P, payments)  # its first limit usage rows
+    queue_received("in-place-0", TransferKind.P2P, payments)
     assert transfers_settle().settled == 120
     accounts_at = pages("settlement_account", "id", ids)
-    usage_at = pages("settlement_limitusage", "account_id", ids)
-    assert len(usage_at) == 2 * 120  # a day's and a year's row per payer
+    # Today's and this year's spending are on the accounts' rows: no usage row of their own.
+    assert not LimitUsage.objects.filter(account_id__in=ids).exists()
 
     for round_ in range(1, 4):
         queue_received(f"in-place-{round_}", TransferKind.P2P, payments)
         assert transfers_settle().settled == 120
         # the first pays 100 fen and is paid 219 by the last
-        assert Account.objects.get(pk=ids[0]).balance == 1_000_00 + 119 * (round_ + 1)
+        first = Account.objects.get(pk=ids[0])
+        assert first.balance == 1_000_00 + 119 * (round_ + 1)
+        assert first.day_spent == first.year_spent == 100 * (round_ + 1)
 
     # A page's old versions are reclaimed when it runs short of room, so a row at the edge
     # of one may still move now and then; on full pages nearly every row does.
     assert moved(accounts_at, pages("settlement_account", "id", ids)) <= len(accounts_at) // 50
-    assert moved(usage_at, pages("settlement_limitusage", "account_id", ids)) <= len(usage_at) // 50
 
 
 def test_accounts_and_limit_usage_leave_room_on_their_pages():
