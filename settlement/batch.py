@@ -153,8 +153,13 @@ def settle_batch(limit: int) -> BatchResult:
         params,
     ):
         legs_by_transfer[transfer_id].append((asset, debit, credit, amount))
+    # The legs as the rules take them, built once for both of a batch's decisions.
+    rule_legs = {
+        transfer_id: [rules.Leg(debit, credit, amount) for _, debit, credit, amount in legs]
+        for transfer_id, legs in legs_by_transfer.items()
+    }
     for pending_id, pending in pendings.items():
-        pending.legs = [rules.Leg(d, c, amount) for _, d, c, amount in legs_by_transfer[pending_id]]
+        pending.legs = rule_legs[pending_id]
 
     account_ids = {
         account for legs in legs_by_transfer.values() for leg in legs for account in leg[1:3]
@@ -169,6 +174,7 @@ def settle_batch(limit: int) -> BatchResult:
         _decide_in_order,
         claimed,
         legs_by_transfer=legs_by_transfer,
+        rule_legs=rule_legs,
         chains=chains,
         decided_at=decided_at,
     )
@@ -220,6 +226,7 @@ def settle_batch(limit: int) -> BatchResult:
             usage=usage,
             result=result,
             write_posting=None,  # written ahead
+            again=_Again(ahead.decisions, _changed_since(ahead, account_rows, usage)),
         )
         encoded_leaves = audit_encode_reusing(
             leaves, decided_at=decided_at, earlier=ahead.leaves, encoded=ahead.encoded
@@ -456,10 +463,46 @@ def _correct_ahead(
     return statements
 
 
+@dataclass(slots=True)
+class _Again:
+    """A batch decided again under its locks, after another batch's commit changed some
+    of the accounts it had decided ahead. A transfer that touches none of the `changed`
+    accounts meets the same balances, usage and rules as ahead, so its decision ahead
+    stands and only its moves are applied; the others are decided in full, and the
+    accounts of one decided otherwise are changed from then on."""
+
+    ahead: dict[int, Decision]
+    changed: set[int]
+
+    def stands(self, legs: list[rules.Leg]) -> bool:
+        changed = self.changed
+        return not any(leg.debit in changed or leg.credit in changed for leg in legs)
+
+    def note(self, decision: Decision, legs: list[rules.Leg]) -> None:
+        if self.ahead.get(decision.transfer_id) != decision:
+            self.changed.update(account for leg in legs for account in (leg.debit, leg.credit))
+
+
+def _changed_since(ahead: _Ahead, account_rows: list[tuple], usage: dict) -> set[int]:
+    """The accounts whose rows or limit usage differ from what the decision ahead read."""
+    if [row[0] for row in account_rows] != [row[0] for row in ahead.account_rows]:
+        return {row[0] for row in account_rows}  # not the same accounts: decide all again
+    changed = {
+        row[0] for row, read in zip(account_rows, ahead.account_rows, strict=True) if row != read
+    }
+    changed.update(
+        key[0]
+        for key in usage.keys() | ahead.usage_read.keys()
+        if usage.get(key) != ahead.usage_read.get(key)
+    )
+    return changed
+
+
 def _decide_in_order(
     claimed: list[tuple],
     *,
     legs_by_transfer: dict[int, list[tuple[str, int, int, int]]],
+    rule_legs: dict[int, list[rules.Leg]],
     chains: dict,
     pendings: dict[int, "_Pending"],
     accounts: dict[int, rules.AccountState],
@@ -467,20 +510,23 @@ def _decide_in_order(
     decided_at: datetime,
     result: BatchResult,
     write_posting: Callable[[tuple], None] | None,
+    again: _Again | None = None,
 ) -> tuple[dict[int, "Decision"], list[LeafSpec]]:
     """Decide the claimed transfers in arrival order against `accounts` and `usage` (both
     changed in place), counting into `result` and writing each settled transfer's postings
-    with `write_posting` (None: they are written already). The decisions, and the leaves
-    of what moved or reserved money."""
+    with `write_posting` (None: they are written already). With `again`, deciding anew
+    only what another batch's commit may have changed. The decisions, and the leaves of
+    what moved or reserved money."""
     decisions: dict[int, Decision] = {}
     leaves: list[LeafSpec] = []
     chain_codes: dict[int, str | None] = {}
     for transfer_id, kind, created_at, timeout_at, pending_id, link in claimed:
         legs = legs_by_transfer[transfer_id]
+        moved = rule_legs.get(transfer_id, [])  # the legs whose accounts it may move
         state = TransferState.SETTLED
         if link is not None:
             if transfer_id not in chain_codes:  # its first member: decide the chain
-                chain_codes.update(_decide_chain(accounts, usage, chains[link], legs_by_transfer))
+                chain_codes.update(_decide_chain(accounts, usage, chains[link], rule_legs))
             code = chain_codes[transfer_id]
         elif kind in PHASE_KINDS:
             pending = pendings[pending_id]
@@ -488,21 +534,35 @@ def _decide_in_order(
                 result.claimed -= 1  # its pending transfer is not decided yet: next batch
                 continue
             code = _decide_phase(accounts, usage, kind, legs, pending, decided_at)
+            moved = pending.legs
             if code is None:
                 pending.state = _PHASE_STATE[kind]
                 if pending_id in decisions:  # reserved earlier in this same batch
                     decisions[pending_id] = decisions[pending_id]._replace_state(pending.state)
         else:
-            code = rules.apply_transfer(
-                accounts,
-                usage,
-                [rules.Leg(debit, credit, amount) for _, debit, credit, amount in legs],
-                is_payment=kind in PAYMENT_KINDS,
-                at=created_at,
-                debits_suspended=kind == TransferKind.REDEEM,
-                reserve=timeout_at is not None,
-            )
-            if code is None and timeout_at is not None:
+            is_payment, reserve = kind in PAYMENT_KINDS, timeout_at is not None
+            if again is not None and again.stands(moved):
+                code = again.ahead[transfer_id].reject_code or None
+                if code is None:
+                    rules.apply_accepted(
+                        accounts,
+                        usage,
+                        moved,
+                        is_payment=is_payment,
+                        at=created_at,
+                        reserve=reserve,
+                    )
+            else:
+                code = rules.apply_transfer(
+                    accounts,
+                    usage,
+                    moved,
+                    is_payment=is_payment,
+                    at=created_at,
+                    debits_suspended=kind == TransferKind.REDEEM,
+                    reserve=reserve,
+                )
+            if code is None and reserve:
                 state = TransferState.PENDING
             if transfer_id in pendings:  # a phase later in this batch decides it
                 pendings[transfer_id].state = state if code is None else TransferState.REJECTED
@@ -519,6 +579,8 @@ def _decide_in_order(
         else:
             decisions[transfer_id] = Decision(transfer_id, kind, TransferState.REJECTED, code)
             result.rejected[code] = result.rejected.get(code, 0) + 1
+        if again is not None:
+            again.note(decisions[transfer_id], moved)
     return decisions, leaves
 
 
@@ -619,7 +681,7 @@ def _hold_chains(claimed: list[tuple]) -> tuple[list[tuple], dict]:
     return kept, chains
 
 
-def _decide_chain(accounts, usage, members: list[tuple], legs_by_transfer) -> dict[int, str | None]:
+def _decide_chain(accounts, usage, members: list[tuple], rule_legs) -> dict[int, str | None]:
     """Each member's reject code (None: it applies), the chain applied whole or not at all:
     the first refused member keeps its own code and the others are LINKED_FAILED."""
     refused = rules.apply_linked(
@@ -627,10 +689,7 @@ def _decide_chain(accounts, usage, members: list[tuple], legs_by_transfer) -> di
         usage,
         [
             rules.LinkedTransfer(
-                [
-                    rules.Leg(debit, credit, amount)
-                    for _, debit, credit, amount in legs_by_transfer[transfer_id]
-                ],
+                rule_legs[transfer_id],
                 is_payment=kind in PAYMENT_KINDS,
                 at=created_at,
                 debits_suspended=kind == TransferKind.REDEEM,

@@ -150,6 +150,34 @@ def apply_transfer(
         if delta > 0 and account.balance_cap is not None and new_balance > account.balance_cap:
             return LIMIT_BALANCE
 
+    _move(accounts, usage, deltas, paid_out, reserve=reserve, day=day, year=year)
+    return None
+
+
+def apply_accepted(
+    accounts: MutableMapping[int, AccountState],
+    usage: MutableMapping[UsageKey, int],
+    legs: Iterable[Leg],
+    *,
+    is_payment: bool,
+    at: datetime,
+    reserve: bool = False,
+) -> None:
+    """Apply a transfer that `apply_transfer` accepted against these same accounts and
+    usage, without checking it again: a batch deciding again what it decided ahead on
+    balances that did not change."""
+    deltas: dict[int, int] = defaultdict(int)
+    paid_out: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        deltas[leg.debit] -= leg.amount
+        deltas[leg.credit] += leg.amount
+        if is_payment:
+            paid_out[leg.debit] += leg.amount
+    day, year = limit_periods(at)
+    _move(accounts, usage, deltas, paid_out, reserve=reserve, day=day, year=year)
+
+
+def _move(accounts, usage, deltas, paid_out, *, reserve: bool, day: date, year: date) -> None:
     for account_id, delta in deltas.items():
         if not reserve:
             accounts[account_id].balance += delta
@@ -159,7 +187,6 @@ def apply_transfer(
         if accounts[account_id].has_period_limits:
             usage[(account_id, "DAY", day)] = usage.get((account_id, "DAY", day), 0) + amount
             usage[(account_id, "YEAR", year)] = usage.get((account_id, "YEAR", year), 0) + amount
-    return None
 
 
 def _give_back(usage, account: AccountState, amount: int, at: datetime) -> None:
