@@ -269,6 +269,23 @@ def test_a_leg_naming_a_missing_account_or_transfer_is_refused_at_once(
     ]
 
 
+def test_legs_naming_the_same_accounts_and_transfer_again_are_accepted(
+    world, queue_without_doorbell
+):
+    """The check counts each account and transfer once, however many legs name it."""
+    alice, bob = world.wallet("Alice", load=100), world.wallet("Bob")
+    queued = world.pay_later(alice, bob, 10, idempotency_key="queued")
+    legs = [(queued.pk, seq, alice.account_id, bob.account_id) for seq in (1, 3)]
+    legs.append((queued.pk, 2, bob.account_id, alice.account_id))
+    with transaction.atomic():
+        sql(
+            LEG + ", ".join(["(%s, %s, 'ECNY', %s, %s, 1)"] * len(legs)),
+            [value for leg in legs for value in leg],
+        )
+        assert queued.legs.count() == 4
+        transaction.set_rollback(True)
+
+
 @pytest.mark.parametrize(
     "statement",
     [
