@@ -56,15 +56,17 @@ def ring_now() -> None:
 
 class Coalescer:
     """At most one ring per interval from this process. A ring within the interval of the
-    last one is owed: a thread sends it once the interval has passed, for every commit
-    that rang meanwhile. A payment still gets a ring sent after its commit, at most one
-    interval late, so a drain still claims after it; a lone ring after a quiet spell goes at
-    once, in the caller's thread.
+    last one is owed, and the first ring after the interval sends it: under load, the next
+    payment's, in its own request. A thread sends a ring still owed two intervals on (the
+    last payment of a burst). Either way a payment gets a ring sent after its commit, so a
+    drain still claims after it; a lone ring after a quiet spell goes at once.
 
     Under load the flag is nearly always up already (a worker keeps it up while it waits
-    out its cadence), and asking Redis on every request was a tenth of a web worker's
-    CPU for a payment. A ring owed when the process exits is lost, as a lost ring always
-    could be: the periodic sweep takes its transfers.
+    out its cadence), and asking Redis on every request cost a web worker a tenth of its
+    CPU for a payment. The thread is only the fallback: in a busy process it waits for the
+    interpreter's lock, and rings sent from it came tens of milliseconds late. A ring owed
+    when the process exits is lost, as a lost ring always could be: the periodic sweep
+    takes its transfers.
     """
 
     def __init__(self, seconds: float, ring_now: Callable[[], None], clock=time.monotonic) -> None:
@@ -82,12 +84,12 @@ class Coalescer:
             if self._pid != os.getpid():  # forked: the parent's thread is not here
                 self._pid, self._thread, self._last = os.getpid(), None, float("-inf")
                 self._owed.clear()
-            if self._owed.is_set():
-                return  # the owed ring comes after this commit too
             now = self._clock()
             if now - self._last < self.seconds:
                 self._owe()
                 return
+            # Cleared before the ring: it is sent after every commit that owed it.
+            self._owed.clear()
             self._last = now
         self._ring_now()
 
@@ -100,9 +102,10 @@ class Coalescer:
     def _send_owed(self) -> None:
         while True:
             self._owed.wait()
-            time.sleep(max(0.0, self._last + self.seconds - self._clock()))
+            time.sleep(max(0.0, self._last + 2 * self.seconds - self._clock()))
             with self._lock:
-                # Cleared before the ring: a commit after this point owes another.
+                if not self._owed.is_set() or self._clock() - self._last < self.seconds:
+                    continue  # a ring went meanwhile; anything owed since waits its turn
                 self._owed.clear()
                 self._last = self._clock()
             try:

@@ -51,6 +51,19 @@ def test_rings_moments_apart_are_sent_once_after_the_last_of_them():
     assert thread == "doorbell" and at > last_ring
 
 
+def test_under_load_the_first_ring_after_the_interval_sends_what_is_owed():
+    """Not the thread: a ring from a busy process's thread waits for the interpreter."""
+    sent = Recording()
+    coalescer = Coalescer(0.05, sent)
+    coalescer.ring()
+    coalescer.ring()  # owed
+    time.sleep(0.06)  # past the interval, before the thread's turn (two intervals)
+    coalescer.ring()
+    assert [thread for _, thread in sent.sent] == [threading.current_thread().name] * 2
+    settled(coalescer)
+    assert len(sent.sent) == 2  # nothing was left owed for the thread to send
+
+
 def test_after_the_interval_a_ring_goes_at_once_again():
     sent = Recording()
     coalescer = Coalescer(0.02, sent)
