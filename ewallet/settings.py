@@ -337,11 +337,6 @@ EWALLET_SETTLEMENT_BATCH_SIZE = env_int("EWALLET_SETTLEMENT_BATCH_SIZE", 5000)
 # A worker process starts at most one drain per this many milliseconds (settlement.tasks.
 # DrainCadence): under load, batches fill instead of settling a handful each.
 EWALLET_SETTLEMENT_CADENCE_MS = env_int("EWALLET_SETTLEMENT_CADENCE_MS", 100)
-# A process rings the doorbell at most once per this many milliseconds (settlement.doorbell.
-# Coalescer): a ring within it is sent once, when it ends, for every commit meanwhile. Under
-# load nearly every ring finds the flag up already, and each cost a web request a Redis
-# round trip. 0: every commit rings at once. Not in-process (eager) settlement.
-EWALLET_DOORBELL_COALESCE_MS = env_int("EWALLET_DOORBELL_COALESCE_MS", 10)
 # How often a checkpoint is due: beat seals one, and so does a worker between batches.
 EWALLET_CHECKPOINT_SECONDS = float(os.environ.get("EWALLET_CHECKPOINT_SECONDS", "0.5"))
 # The audit log's checkpoints: their origin line (also the signing key's name), the PEM
