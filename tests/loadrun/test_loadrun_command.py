@@ -39,6 +39,13 @@ def test_a_small_inprocess_run_writes_its_report_and_passes_its_checks(
     cpu = report["cpu"]  # the machine's CPU while offering and settling
     assert cpu["machine_seconds"] > 0 and cpu["busy_cores"] > 0
     assert cpu["per_transfer_us"] == round(cpu["machine_seconds"] / 1_500 * 1e6, 1)
+    parts = cpu["per_transfer_us_by_part"]  # inline (no broker), this process settled too
+    assert parts["loadrun"] > 0
+    assert (parts["settlement workers"] > 0) == (report["options"]["settlement"] == "workers")
+    # The parts are the machine's total: other is what the named ones did not use.
+    assert (
+        sum(parts.values()) == pytest.approx(cpu["per_transfer_us"], abs=0.5) or not parts["other"]
+    )
     latency = report["latency_ms"]["submit_to_settled"]
     assert 0 <= latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
     assert report["latency_ms"]["offered_to_settled"] is None  # offer times: HTTP runs only
@@ -98,6 +105,7 @@ def test_the_same_seed_gives_the_same_run_and_compare_shows_both(
     assert "A: a" in text and "B: b" in text
     assert "achieved tps" in text and "latency p99 ms" in text
     assert "1.00x" in text  # the same number of transfers offered
+    assert "CPU µs per transfer: loadrun" in text
 
 
 def test_a_paced_run_offers_its_rate(transactional_db, audit_key, tmp_path):
@@ -132,6 +140,8 @@ def test_a_run_settled_by_real_celery_workers_on_postgres(transactional_db, audi
     workers = [p for p in report["processes"] if p["name"].startswith("celery worker")]
     assert len({p["name"].split(" child")[0] for p in workers}) == 2
     assert all(p["rss_end_kb"] for p in workers)
+    parts = report["cpu"]["per_transfer_us_by_part"]  # real worker and server processes
+    assert parts["settlement workers"] > 0 and parts["PostgreSQL"] > 0 and parts["loadrun"] > 0
 
 
 @pytest.mark.worker

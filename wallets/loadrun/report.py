@@ -179,6 +179,10 @@ def headline(report: dict) -> list[tuple[str, object]]:
         ("wall seconds", report["seconds"]["run"]),
         ("machine CPU µs per transfer", (report.get("cpu") or {}).get("per_transfer_us")),
         ("cores busy, mean", (report.get("cpu") or {}).get("busy_cores")),
+        *(
+            (f"CPU µs per transfer: {part}", us)
+            for part, us in ((report.get("cpu") or {}).get("per_transfer_us_by_part") or {}).items()
+        ),
         ("checks", "all ok" if all(c["ok"] for c in report["checks"].values()) else "FAILED"),
         ("load average at start", report["machine"].get("load_start")),
     ]
@@ -261,8 +265,9 @@ def compare(a: dict, b: dict) -> str:
     first, second = dict(headline(a)), dict(headline(b))
     width = max(len(label) for label in first)
     rows.append(f"{'':<{width}}  {'A: ' + a['run']:>22}  {'B: ' + b['run']:>22}  {'B/A':>7}")
-    for label in first:
-        x, y = first[label], second.get(label)
+    # A's rows, then any only B has (a figure added after A was run).
+    for label in [*first, *(label for label in second if label not in first)]:
+        x, y = first.get(label), second.get(label)
         ratio = ""
         if isinstance(x, int | float) and isinstance(y, int | float) and x and y is not None:
             ratio = f"{y / x:.2f}x"

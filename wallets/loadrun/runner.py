@@ -27,6 +27,7 @@ from settlement.selectors import money_totals
 from settlement.services import transfers_settle
 from wallets.loadrun import drivers, offline, vouchers
 from wallets.loadrun.checks import run_checks
+from wallets.loadrun.cpu import cpu_by_part, processes_cpu
 from wallets.loadrun.population import Population
 from wallets.loadrun.report import write_report
 from wallets.loadrun.report_data import build_report, load_average, run_rows
@@ -86,6 +87,7 @@ class Offered:
     run_seconds: float
     rss_end: dict
     machine_cpu_seconds: float | None  # every process's, from the first offer to settled
+    cpu_parts_seconds: dict[str, float] | None  # the same, by process (wallets.loadrun.cpu)
 
 
 def default_sizes(transfers: int) -> tuple[int, int]:
@@ -174,6 +176,7 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
         offered.machine_cpu_seconds,
         run_seconds=offered.run_seconds,
         transfers=report["transfers"]["accepted"],
+        parts_seconds=offered.cpu_parts_seconds,
     )
     if voucher_run is not None:
         report["vouchers"] = figures = vouchers.voucher_report(voucher_run, after=after)
@@ -201,11 +204,16 @@ def loadrun(options: RunOptions, say: Callable[[str], None] = print) -> tuple[di
 
 
 def cpu_figures(
-    machine_seconds: float | None, *, run_seconds: float, transfers: int
+    machine_seconds: float | None,
+    *,
+    run_seconds: float,
+    transfers: int,
+    parts_seconds: dict[str, float] | None = None,
 ) -> dict | None:
     """What the run cost the machine: CPU per accepted transfer, and how many cores were
     busy on average. With every core busy the rate is what the machine's CPU allows (and
-    the CPU per transfer is its inverse); with cores idle, the run was waiting."""
+    the CPU per transfer is its inverse); with cores idle, the run was waiting. By part:
+    the same per transfer for each kind of process (wallets.loadrun.cpu)."""
     if machine_seconds is None or not transfers or run_seconds <= 0:
         return None
     return {
@@ -213,6 +221,8 @@ def cpu_figures(
         "per_transfer_us": round(machine_seconds / transfers * 1e6, 1),
         "busy_cores": round(machine_seconds / run_seconds, 2),
         "cores": os.cpu_count(),
+        "per_transfer_us_by_part": parts_seconds
+        and {part: round(seconds / transfers * 1e6, 1) for part, seconds in parts_seconds.items()},
     }
 
 
@@ -283,7 +293,7 @@ def _offer_and_settle(
     progress = drivers.Progress(options.transfers, enabled=options.progress)
     started = time.perf_counter()
     started_wall = time.time()
-    cpu_started = machine_cpu()
+    cpu_started, processes_started = machine_cpu(), processes_cpu()
     watcher = Watcher(
         after=after,
         started=started,
@@ -315,7 +325,7 @@ def _offer_and_settle(
             workers.wake_all()
         _wait_settled(after, options.settle_timeout)
         settle_seconds = time.perf_counter() - settle_started
-        cpu_ended = machine_cpu()
+        cpu_ended, processes_ended = machine_cpu(), processes_cpu()
         watcher.stop()
         progress.update(watcher.last)
     return Offered(
@@ -327,6 +337,16 @@ def _offer_and_settle(
         run_seconds=time.perf_counter() - started,
         rss_end=watcher.rss_now(),
         machine_cpu_seconds=None if cpu_started is None else cpu_ended - cpu_started,
+        cpu_parts_seconds=None
+        if cpu_started is None
+        else cpu_by_part(
+            processes_started,
+            processes_ended,
+            machine_seconds=cpu_ended - cpu_started,
+            own_pid=os.getpid(),
+            worker_pids={pid for _, pid in workers.pids()} if workers else set(),
+            watched_pids={pid for _, pid in watched(options.watch)},
+        ),
     )
 
 

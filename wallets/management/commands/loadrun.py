@@ -181,6 +181,11 @@ class Command(BaseCommand):
                 f"{cpu['per_transfer_us']:,.1f} µs per transfer, {cpu['busy_cores']} of "
                 f"{cpu['cores']} cores busy"
             )
+            if parts := cpu.get("per_transfer_us_by_part"):
+                say(
+                    "  CPU per transfer by process: "
+                    + ", ".join(f"{part} {us:,.1f} µs" for part, us in parts.items() if us)
+                )
         if report["settlement_to_pgbench"]:
             say(
                 f"  pgbench {report['pgbench']['tps']:,.0f} tps in the same sitting: settlement "
