@@ -39,7 +39,7 @@ def test_a_small_inprocess_run_writes_its_report_and_passes_its_checks(
     cpu = report["cpu"]  # the machine's CPU while offering and settling
     assert cpu["machine_seconds"] > 0 and cpu["busy_cores"] > 0
     assert cpu["per_transfer_us"] == round(cpu["machine_seconds"] / 1_500 * 1e6, 1)
-    parts = cpu["per_transfer_us_by_part"]  # inline (no broker), this process settled too
+    parts = cpu["per_transfer_us_by_part"]  # this process submitted (and settled, if inline)
     assert parts["loadrun"] > 0
     assert (parts["settlement workers"] > 0) == (report["options"]["settlement"] == "workers")
     # The parts are the machine's total: other is what the named ones did not use.
