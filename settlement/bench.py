@@ -79,15 +79,23 @@ def _backend_cpu() -> float | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
+    found = process_cpu(pid)
+    # A server elsewhere has no such process here, or another program under its pid.
+    if found is None or not found[0].startswith(b"postgres"):
+        return None
+    return found[1]
+
+
+def process_cpu(pid: int) -> tuple[bytes, float] | None:
+    """A process's command line (its first 64 bytes) and its CPU seconds so far, read from
+    /proc (Linux); None when there is no such process to read."""
     try:
-        # A server elsewhere has no such process here, or another program under its pid.
-        if not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"postgres"):
-            return None
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()[:64]
         # The command name is in parentheses and may hold spaces: split after it.
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    return command, (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
 
 
 def machine_cpu() -> float | None:

@@ -11,11 +11,10 @@ writer): a server on another host has none here.
 
 import os
 from collections.abc import Collection, Mapping
-from pathlib import Path
+
+from settlement.bench import process_cpu
 
 PARTS = ("loadrun", "settlement workers", "PostgreSQL", "watched processes", "other")
-
-_TICK = os.sysconf("SC_CLK_TCK")
 
 # pid -> (the start of its command line, CPU seconds so far)
 Snapshot = Mapping[int, tuple[bytes, float]]
@@ -29,15 +28,8 @@ def processes_cpu() -> dict[int, tuple[bytes, float]]:
     except OSError:
         return found
     for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            command = Path(f"/proc/{entry}/cmdline").read_bytes()[:64]
-            # The command name is in parentheses and may hold spaces: split after it.
-            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
-        except OSError:  # it ended meanwhile
-            continue
-        found[int(entry)] = (command, (int(fields[11]) + int(fields[12])) / _TICK)
+        if entry.isdigit() and (read := process_cpu(int(entry))) is not None:  # else it ended
+            found[int(entry)] = read
     return found
 
 
